@@ -1,0 +1,1 @@
+//! metricd: turns incoming measures into aggregates, and expunges deleted metrics.

@@ -1,0 +1,53 @@
+//! The aggregate store: one raw ("bound") series object per metric and one object per split
+//! of each (method, granularity) (shared/spec/engine.md §4.1, §4.2).
+
+use async_trait::async_trait;
+use gnocchi_core::AggregationMethod;
+use uuid::Uuid;
+
+use crate::Result;
+
+/// Names one split of one aggregated series of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SplitKey {
+    /// The aggregation method of the series.
+    pub method: AggregationMethod,
+    /// The series' granularity in nanoseconds.
+    pub granularity_ns: i64,
+    /// Start of the split in nanoseconds since the epoch (a multiple of 3600 × granularity).
+    pub start_ns: i64,
+}
+
+/// Where aggregates live. Objects are opaque bytes; the codec belongs to the engine.
+#[async_trait]
+pub trait AggregateStorage: Send + Sync {
+    /// The raw series object of `metric`, `None` before its first processing.
+    async fn read_raw(&self, metric: Uuid) -> Result<Option<Vec<u8>>>;
+
+    /// Lists the stored split keys of one series of `metric`.
+    async fn list_splits(
+        &self,
+        metric: Uuid,
+        method: AggregationMethod,
+        granularity_ns: i64,
+    ) -> Result<Vec<SplitKey>>;
+
+    /// Reads splits; a missing split is `None`.
+    async fn read_splits(&self, metric: Uuid, keys: &[SplitKey]) -> Result<Vec<Option<Vec<u8>>>>;
+
+    /// Durably writes the given splits and then the raw series, as one unit of work per metric:
+    /// when this returns, everything is durable.
+    async fn write_metric(
+        &self,
+        metric: Uuid,
+        splits: Vec<(SplitKey, Vec<u8>)>,
+        deleted_splits: Vec<SplitKey>,
+        raw: Vec<u8>,
+    ) -> Result<()>;
+
+    /// Removes every object of `metric` (the janitor's expunge).
+    async fn delete_metric(&self, metric: Uuid) -> Result<()>;
+
+    /// Health probe.
+    async fn check(&self) -> Result<()>;
+}

@@ -1,0 +1,1 @@
+//! The one durable write: temporary name, fsync, rename, fsync of the directory.
