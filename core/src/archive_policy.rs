@@ -67,7 +67,10 @@ impl AggregationMethod {
                 out.push(Self { base, rate });
             }
             for p in 1..=99 {
-                out.push(Self { base: BaseMethod::Percentile(p), rate });
+                out.push(Self {
+                    base: BaseMethod::Percentile(p),
+                    rate,
+                });
             }
         }
         out
@@ -238,7 +241,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_percentiles() {
-        for bad in ["0pct", "100pct", "05pct", "pct", "+5pct", "rate:", "rate:rate:mean", "avg"] {
+        for bad in [
+            "0pct",
+            "100pct",
+            "05pct",
+            "pct",
+            "+5pct",
+            "rate:",
+            "rate:rate:mean",
+            "avg",
+        ] {
             assert!(bad.parse::<AggregationMethod>().is_err(), "{bad}");
         }
     }

@@ -1,0 +1,3 @@
+//! gnocchi-core integration tests: the shipped files load as documented.
+
+mod config_files;
