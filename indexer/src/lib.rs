@@ -1,4 +1,32 @@
 //! The `Indexer` trait and its sqlx implementations: archive policies, rules, metrics,
-//! resource types and resources.
+//! resource types and resources, plus the pagination they share.
 //!
-//! Holds no time-series data and knows nothing of HTTP.
+//! Holds no time-series data and knows nothing of HTTP: the API renders Gnocchi's messages
+//! from the ids and names each [`Error`] carries.
+
+mod error;
+mod fnmatch;
+mod indexer;
+mod pagination;
+mod sqlite;
+
+use std::sync::Arc;
+
+pub use error::{Error, Result};
+pub use indexer::{
+    Indexer, MetricFilter, NewMetric, NewResource, ProcessedMetric, Resource, ResourceType,
+    ResourceTypeState,
+};
+pub use pagination::{NullsOrder, Page, SortDirection, SortKey};
+pub use sqlite::SqliteIndexer;
+
+/// Opens the indexer named by `url` (`[indexer] url` of gnocchi.conf). The only code that
+/// names backends: `sqlite:///<relative>` and `sqlite:////<absolute>` today.
+pub async fn open(url: &str) -> Result<Arc<dyn Indexer>> {
+    let scheme = url.split_once("://").map_or("", |(s, _)| s);
+    let backend = scheme.split('+').next().unwrap_or(scheme);
+    match backend {
+        "sqlite" => Ok(Arc::new(SqliteIndexer::open(url).await?)),
+        _ => error::UnsupportedSchemeSnafu { url }.fail(),
+    }
+}

@@ -1,0 +1,308 @@
+//! The `Indexer` trait: everything gnocchi-rs keeps in SQL, spoken in domain types.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use gnocchi_core::{ArchivePolicy, ArchivePolicyItem, ArchivePolicyRule, Metric, MetricStatus};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::pagination::Page;
+
+/// What the caller supplies to create a metric. The API resolves the archive policy (rules)
+/// and the resource id (UUID5 rule) before calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMetric {
+    /// The id to create the metric with (the API draws a v4 UUID).
+    pub id: Uuid,
+    /// The archive policy; must exist.
+    pub archive_policy_name: String,
+    /// Optional name, unique among the resource's active metrics.
+    pub name: Option<String>,
+    /// Optional unit.
+    pub unit: Option<String>,
+    /// The resource to attach to; must exist.
+    pub resource_id: Option<Uuid>,
+    /// The creator string of the caller (api.md §2.2).
+    pub creator: String,
+}
+
+/// Equality filters of `GET /v1/metric` (api.md §6.3), AND-ed. `None` = no filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricFilter {
+    /// Exact id.
+    pub id: Option<Uuid>,
+    /// Exact name.
+    pub name: Option<String>,
+    /// Exact unit.
+    pub unit: Option<String>,
+    /// Exact archive policy name.
+    pub archive_policy_name: Option<String>,
+    /// Exact creator string (the API folds `user_id`/`project_id` into it).
+    pub creator: Option<String>,
+    /// Attached to this resource.
+    pub resource_id: Option<Uuid>,
+    /// Listings only ever show active metrics: `Some(Delete)` yields nothing (api.md §6.3).
+    pub status: Option<MetricStatus>,
+}
+
+/// One metric processed by metricd, for [`Indexer::mark_metrics_processed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessedMetric {
+    /// The metric.
+    pub id: Uuid,
+    /// The newest measure timestamp of the processed batch (ns since the epoch); a resource
+    /// whose `ended_at` is at or before it is restored (engine.md §3.3 step 8).
+    pub newest_measure_ns: i64,
+}
+
+/// Lifecycle state of a resource type (api.md §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceTypeState {
+    /// Being created.
+    Creating,
+    /// Usable.
+    Active,
+    /// Creation failed.
+    CreationError,
+    /// Being deleted.
+    Deleting,
+    /// Deletion failed.
+    DeletionError,
+    /// Being updated.
+    Updating,
+    /// Update failed.
+    UpdatingError,
+}
+
+impl ResourceTypeState {
+    /// The API and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceTypeState::Creating => "creating",
+            ResourceTypeState::Active => "active",
+            ResourceTypeState::CreationError => "creation_error",
+            ResourceTypeState::Deleting => "deleting",
+            ResourceTypeState::DeletionError => "deletion_error",
+            ResourceTypeState::Updating => "updating",
+            ResourceTypeState::UpdatingError => "updating_error",
+        }
+    }
+
+    /// Parses the database spelling.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "creating" => ResourceTypeState::Creating,
+            "active" => ResourceTypeState::Active,
+            "creation_error" => ResourceTypeState::CreationError,
+            "deleting" => ResourceTypeState::Deleting,
+            "deletion_error" => ResourceTypeState::DeletionError,
+            "updating" => ResourceTypeState::Updating,
+            "updating_error" => ResourceTypeState::UpdatingError,
+            _ => return None,
+        })
+    }
+}
+
+/// A resource type. Attribute definitions stay JSON (api.md §8.1 shape) until typed
+/// attributes land in `gnocchi-core`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceType {
+    /// Unique name; `generic` always exists.
+    pub name: String,
+    /// Lifecycle state.
+    pub state: ResourceTypeState,
+    /// Attribute name → definition object.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What the caller supplies to create a resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewResource {
+    /// The stored id (already transformed, api.md §1.9).
+    pub id: Uuid,
+    /// The id as submitted.
+    pub original_resource_id: String,
+    /// Resource type name; must exist.
+    pub type_name: String,
+    /// Creator string of the caller.
+    pub creator: Option<String>,
+    /// Free-form user id.
+    pub user_id: Option<String>,
+    /// Free-form project id.
+    pub project_id: Option<String>,
+    /// Defaults to the creation time.
+    pub started_at: Option<DateTime<Utc>>,
+    /// End of life, if known.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Metrics created with the resource, atomically; their `resource_id` is ignored and set
+    /// to `id`.
+    pub metrics: Vec<NewMetric>,
+}
+
+/// A resource's generic columns, current revision, with its active metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// Stored id.
+    pub id: Uuid,
+    /// The id as submitted.
+    pub original_resource_id: String,
+    /// Resource type name.
+    pub type_name: String,
+    /// Creator string.
+    pub creator: Option<String>,
+    /// Free-form user id.
+    pub user_id: Option<String>,
+    /// Free-form project id.
+    pub project_id: Option<String>,
+    /// Start of life.
+    pub started_at: DateTime<Utc>,
+    /// End of life.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// When this revision began.
+    pub revision_start: DateTime<Utc>,
+    /// `None` for the current revision.
+    pub revision_end: Option<DateTime<Utc>>,
+    /// Metric name → id of the resource's active named metrics.
+    pub metrics: BTreeMap<String, Uuid>,
+}
+
+/// The indexer: archive policies, rules, metrics, resource types and resources, stored in SQL.
+///
+/// Every backend behaves identically; the contract suite in `tests/it` pins the behaviour.
+#[async_trait]
+pub trait Indexer: Send + Sync {
+    /// Health probe: one trivial round-trip to the database.
+    async fn check(&self) -> Result<()>;
+
+    /// Creates or migrates the schema (including the `generic` resource type). Idempotent.
+    async fn upgrade(&self) -> Result<()>;
+
+    /// True when there is no archive policy and no rule (gnocchi-upgrade then creates the
+    /// defaults, engine.md §2.1 step 4).
+    async fn is_pristine(&self) -> Result<bool>;
+
+    // --- archive policies (api.md §4) ---
+
+    /// Stores a new policy. `ArchivePolicyExists` if the name is taken.
+    async fn create_archive_policy(&self, policy: &ArchivePolicy) -> Result<()>;
+
+    /// The policy named `name`, or `ArchivePolicyNotFound`.
+    async fn archive_policy(&self, name: &str) -> Result<ArchivePolicy>;
+
+    /// Every policy, sorted by name.
+    async fn list_archive_policies(&self) -> Result<Vec<ArchivePolicy>>;
+
+    /// Replaces the definition (same granularities, only points/timespan may change) and,
+    /// if given, the back window. A smaller back window flags the policy's metrics for raw
+    /// buffer truncation. Errors: `ArchivePolicyNotFound`,
+    /// `ArchivePolicyGranularitiesAddedOrDropped`, `ArchivePolicyGranularityChanged`.
+    async fn update_archive_policy(
+        &self,
+        name: &str,
+        definition: &[ArchivePolicyItem],
+        back_window: Option<u64>,
+    ) -> Result<ArchivePolicy>;
+
+    /// Deletes a policy. `ArchivePolicyNotFound`, or `ArchivePolicyInUse` while any metric row
+    /// (even one awaiting expunge) or any rule references it.
+    async fn delete_archive_policy(&self, name: &str) -> Result<()>;
+
+    // --- archive policy rules (api.md §5) ---
+
+    /// Stores a rule. `ArchivePolicyRuleExists`, or `ArchivePolicyNotFound` for its policy.
+    async fn create_archive_policy_rule(&self, rule: &ArchivePolicyRule) -> Result<()>;
+
+    /// The rule named `name`, or `ArchivePolicyRuleNotFound`.
+    async fn archive_policy_rule(&self, name: &str) -> Result<ArchivePolicyRule>;
+
+    /// Every rule in matching order: pattern descending by bytes, then name ascending. This is
+    /// also the order `GET /v1/archive_policy_rule` lists them in (api.md §5.2).
+    async fn list_archive_policy_rules(&self) -> Result<Vec<ArchivePolicyRule>>;
+
+    /// Renames a rule. `ArchivePolicyRuleNotFound`, or `ArchivePolicyRuleRenameExists` when
+    /// `new_name` is taken.
+    async fn rename_archive_policy_rule(
+        &self,
+        name: &str,
+        new_name: &str,
+    ) -> Result<ArchivePolicyRule>;
+
+    /// Deletes a rule, or `ArchivePolicyRuleNotFound`.
+    async fn delete_archive_policy_rule(&self, name: &str) -> Result<()>;
+
+    /// The policy of the first rule (in matching order) whose pattern matches `name` (`None`
+    /// is matched as the empty string); `None` when no rule matches (engine.md §1.4).
+    async fn archive_policy_for_metric_name(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Option<ArchivePolicy>> {
+        let wanted = name.unwrap_or("");
+        for rule in self.list_archive_policy_rules().await? {
+            if crate::fnmatch::fnmatch(wanted, &rule.metric_pattern) {
+                return self
+                    .archive_policy(&rule.archive_policy_name)
+                    .await
+                    .map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    // --- metrics (api.md §6) ---
+
+    /// Creates an active metric needing raw-data truncation and never processed. Errors:
+    /// `ArchivePolicyNotFound`, `ResourceNotFound`, `NamedMetricExists`, `MetricExists`.
+    async fn create_metric(&self, metric: &NewMetric) -> Result<Metric>;
+
+    /// The active metric `id`, or `MetricNotFound`.
+    async fn metric(&self, id: Uuid) -> Result<Metric>;
+
+    /// The active metrics among `ids`, in id order; unknown or deleted ids are left out.
+    async fn metrics_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Metric>>;
+
+    /// The active metric named `name` on resource `resource_id`, if any (api.md §6.8).
+    async fn resource_metric(&self, resource_id: Uuid, name: &str) -> Result<Option<Metric>>;
+
+    /// Active metrics matching `filter`, sorted and paginated (api.md §1.10, §6.3). Sort keys:
+    /// `id`, `archive_policy_name`, `creator`, `resource_id`, `name`, `unit`, `status`,
+    /// `needs_raw_data_truncation`, `last_measure_timestamp`; `id` is the tie-breaker and the
+    /// marker. Errors: `InvalidSortKey`, `InvalidMarker`.
+    async fn list_metrics(&self, filter: &MetricFilter, page: &Page) -> Result<Vec<Metric>>;
+
+    /// Marks an active metric deleted and detaches it from its resource, or `MetricNotFound`.
+    async fn delete_metric(&self, id: Uuid) -> Result<()>;
+
+    /// Up to `limit` metrics with status `delete`, for the janitor (engine.md §5.7 step 1).
+    async fn list_deleted_metrics(&self, limit: u64) -> Result<Vec<Metric>>;
+
+    /// Removes a metric row for good (after its measures are gone). Unknown ids are ignored, so
+    /// two janitors may race.
+    async fn expunge_metric(&self, id: Uuid) -> Result<()>;
+
+    /// Up to `limit` active metrics whose raw buffer must be re-cut (engine.md §5.7 step 2).
+    async fn list_metrics_needing_raw_truncation(&self, limit: u64) -> Result<Vec<Metric>>;
+
+    /// Records metricd's processing of a batch of metrics in one transaction (engine.md §3.3
+    /// step 8): clears `needs_raw_data_truncation`, sets `last_measure_timestamp` to now and
+    /// restores (ends_at = NULL) each attached resource ended at or before the newest measure.
+    /// Metrics that vanished meanwhile are skipped.
+    async fn mark_metrics_processed(&self, processed: &[ProcessedMetric]) -> Result<()>;
+
+    // --- resource types and resources (api.md §8, §9) ---
+
+    /// The resource type `name`, or `ResourceTypeNotFound`.
+    async fn resource_type(&self, name: &str) -> Result<ResourceType>;
+
+    /// Every resource type, sorted by name.
+    async fn list_resource_types(&self) -> Result<Vec<ResourceType>>;
+
+    /// Creates a resource and its metrics atomically. Errors: `ResourceTypeNotFound`,
+    /// `ResourceExists` (the id exists in any type), and `create_metric`'s errors.
+    async fn create_resource(&self, resource: &NewResource) -> Result<Resource>;
+
+    /// The resource `id`, restricted to `type_name` when given (a resource of another type is
+    /// `ResourceNotFound`).
+    async fn resource(&self, type_name: Option<&str>, id: Uuid) -> Result<Resource>;
+}
