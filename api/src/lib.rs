@@ -1,22 +1,128 @@
 //! The HTTP API of gnocchi-rs: routes, authentication, policy, request and response shapes.
 //!
 //! Handlers validate input, make one call into the indexer or storage and shape the response;
-//! no SQL and no codec work happen here.
+//! no SQL and no codec work happen here. The binaries build an [`AppState`] and call [`run`];
+//! tests build the same application with [`app`].
 
+mod auth;
+mod body;
+mod cors;
+mod error;
+mod negotiate;
+mod pagination;
+mod policy;
+mod proxy;
+mod pyjson;
+mod query;
+mod resource_id;
 mod routes;
+mod settings;
+mod validate;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, NormalizePath, TrailingSlash};
 use actix_web::{web, App, HttpServer};
+use gnocchi_indexer::Indexer;
+use gnocchi_storage::{AggregateStorage, Incoming};
 use tokio_util::sync::CancellationToken;
 
-/// Everything the handlers share.
-#[derive(Clone, Default)]
-pub struct AppState {}
+pub use error::{ApiError, Description};
+pub use policy::{PolicyEnforcer, PolicyFileError};
+pub use settings::{AuthMode, CorsSettings, Settings, StateError};
 
-/// Registers every route on an actix service config; used by `run` and by in-process tests.
+/// Called after measures were queued (in `gnocchi serve`, wakes metricd).
+pub type MeasuresListener = Arc<dyn Fn() + Send + Sync>;
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Configuration pieces the API reads.
+    pub(crate) settings: Arc<Settings>,
+    /// The policy rules (defaults plus `[oslo_policy] policy_file`).
+    pub(crate) policy: Arc<PolicyEnforcer>,
+    /// Archive policies, rules, metrics and resources.
+    pub(crate) indexer: Arc<dyn Indexer>,
+    /// Where measures are queued.
+    pub(crate) incoming: Arc<dyn Incoming>,
+    /// Where aggregates are read.
+    pub(crate) storage: Arc<dyn AggregateStorage>,
+    /// Told whenever measures were queued.
+    pub(crate) measures_listener: Option<MeasuresListener>,
+}
+
+impl AppState {
+    /// Builds the state from the configuration and the opened drivers; loads
+    /// `[oslo_policy] policy_file` when it exists (errors name the file).
+    pub fn new(
+        config: &gnocchi_core::config::Config,
+        indexer: Arc<dyn Indexer>,
+        incoming: Arc<dyn Incoming>,
+        storage: Arc<dyn AggregateStorage>,
+    ) -> Result<Self, StateError> {
+        let settings = Settings::from_config(config)?;
+        Self::from_settings(settings, indexer, incoming, storage).map_err(StateError::PolicyFile)
+    }
+
+    /// Registers the callback run after measures are queued.
+    pub fn set_measures_listener(&mut self, listener: MeasuresListener) {
+        self.measures_listener = Some(listener);
+    }
+
+    /// Builds the state from settings and opened drivers; loads the policy file if one is
+    /// configured (the error names the file).
+    pub fn from_settings(
+        settings: Settings,
+        indexer: Arc<dyn Indexer>,
+        incoming: Arc<dyn Incoming>,
+        storage: Arc<dyn AggregateStorage>,
+    ) -> Result<Self, PolicyFileError> {
+        let policy = match &settings.policy_file {
+            Some(path) => PolicyEnforcer::from_file(path)?,
+            None => PolicyEnforcer::with_defaults(),
+        };
+        Ok(Self {
+            settings: Arc::new(settings),
+            policy: Arc::new(policy),
+            indexer,
+            incoming,
+            storage,
+            measures_listener: None,
+        })
+    }
+}
+
+/// Registers every route on an actix service config.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::configure(cfg);
+}
+
+/// The whole application (routes, error rendering, path normalisation, CORS), as served by
+/// [`run`] and exercised in process by tests.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.settings.max_request_body_size;
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::PayloadConfig::new(limit))
+        .configure(configure)
+        .default_service(web::to(routes::not_found))
+        .wrap(from_fn(error::render_errors))
+        // shared/spec/api.md §1.1: trailing slashes and empty segments are ignored.
+        .wrap(NormalizePath::new(TrailingSlash::Trim))
+        .wrap(from_fn(cors::cors))
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled.
@@ -25,8 +131,7 @@ pub async fn run(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let data = web::Data::new(state);
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(configure))
+    let server = HttpServer::new(move || app(state.clone()))
         .disable_signals()
         .shutdown_timeout(10)
         .listen(listener)?

@@ -1,11 +1,20 @@
 //! The aggregate store: one raw ("bound") series object per metric and one object per split
 //! of each (method, granularity) (shared/spec/engine.md §4.1, §4.2).
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod contract;
+mod file;
+
 use async_trait::async_trait;
 use gnocchi_core::AggregationMethod;
 use uuid::Uuid;
 
 use crate::Result;
+
+pub use file::FileStorage;
+
+/// The `file_subdir_len` `gnocchi-upgrade` records when none is given (engine.md §4.6).
+pub const DEFAULT_SUBDIR_LEN: u32 = 2;
 
 /// Names one split of one aggregated series of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,12 +28,16 @@ pub struct SplitKey {
 }
 
 /// Where aggregates live. Objects are opaque bytes; the codec belongs to the engine.
+///
+/// Objects are named by (metric, split key) and (metric, "raw"); a driver may keep them as
+/// files, Ceph objects or hash fields. Reads see either the previous or the new content of an
+/// object, never a mix.
 #[async_trait]
 pub trait AggregateStorage: Send + Sync {
     /// The raw series object of `metric`, `None` before its first processing.
     async fn read_raw(&self, metric: Uuid) -> Result<Option<Vec<u8>>>;
 
-    /// Lists the stored split keys of one series of `metric`.
+    /// Lists the stored split keys of one series of `metric`, ascending by start.
     async fn list_splits(
         &self,
         metric: Uuid,
@@ -35,8 +48,10 @@ pub trait AggregateStorage: Send + Sync {
     /// Reads splits; a missing split is `None`.
     async fn read_splits(&self, metric: Uuid, keys: &[SplitKey]) -> Result<Vec<Option<Vec<u8>>>>;
 
-    /// Durably writes the given splits and then the raw series, as one unit of work per metric:
-    /// when this returns, everything is durable.
+    /// Durably writes the given splits and then the raw series, as one unit of work per metric,
+    /// then deletes `deleted_splits` (a key also in `splits` is written, not deleted; a missing
+    /// one is ignored). When this returns, everything is durable. After a crash, each object is
+    /// either old or new, and the raw series is not newer than the splits written before it.
     async fn write_metric(
         &self,
         metric: Uuid,
@@ -45,7 +60,8 @@ pub trait AggregateStorage: Send + Sync {
         raw: Vec<u8>,
     ) -> Result<()>;
 
-    /// Removes every object of `metric` (the janitor's expunge).
+    /// Removes every object of `metric` (the janitor's expunge); a metric without objects is
+    /// not an error.
     async fn delete_metric(&self, metric: Uuid) -> Result<()>;
 
     /// Health probe.

@@ -8,7 +8,21 @@ mod atomic;
 mod engine;
 mod error;
 mod incoming;
+mod process;
+mod read;
 
-pub use aggregate::{AggregateStorage, SplitKey};
+pub use aggregate::{AggregateStorage, FileStorage, SplitKey, DEFAULT_SUBDIR_LEN};
+#[cfg(any(test, feature = "test-util"))]
+pub use aggregate::contract as aggregate_contract;
+/// Unstable engine entry points for the criterion benches only.
+#[doc(hidden)]
+pub use engine::bench as __bench;
 pub use error::{Error, Result};
-pub use incoming::{sack_of, Incoming, PendingBatches, SackLock};
+pub use atomic::{write_atomic, write_atomic_all};
+pub use incoming::{decode_batch, encode_batch, sack_name, sack_of};
+pub use incoming::{FileIncoming, Incoming, PendingBatches, SackLock};
+pub use incoming::{DEFAULT_SACKS, MAX_SACKS, MEASURE_BYTES};
+#[cfg(any(test, feature = "test-util"))]
+pub use incoming::contract as incoming_contract;
+pub use process::{process_metric, process_pending, ProcessOutcome};
+pub use read::{read_measures, AggregatedPoint, MeasuresQuery};

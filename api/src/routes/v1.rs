@@ -1,0 +1,104 @@
+//! `/v1`: the API index, capabilities and status (shared/spec/api.md §3.2–§3.4), and the
+//! sub-collections.
+
+mod archive_policy;
+mod archive_policy_body;
+mod archive_policy_rule;
+mod measures;
+mod metric;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use gnocchi_core::AggregationMethod;
+use serde_json::{json, Map, Value};
+
+use super::{base_url, json_response};
+use crate::auth::{Authorized, GetStatus};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::AppState;
+
+/// The sub-collections listed by the index, in its order.
+const COLLECTIONS: [&str; 12] = [
+    "aggregates",
+    "aggregation",
+    "archive_policy",
+    "archive_policy_rule",
+    "batch",
+    "capabilities",
+    "influxdb",
+    "metric",
+    "resource",
+    "resource_type",
+    "search",
+    "status",
+];
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("", web::get().to(index))
+        .route("/capabilities", web::get().to(capabilities))
+        .route("/status", web::get().to(status))
+        .configure(archive_policy::configure)
+        .configure(archive_policy_rule::configure)
+        .configure(metric::configure)
+        .configure(measures::configure);
+}
+
+async fn index(req: HttpRequest) -> HttpResponse {
+    let base = format!("{}/v1", base_url(&req));
+    let mut links = vec![json!({"rel": "self", "href": base})];
+    links.extend(
+        COLLECTIONS
+            .iter()
+            .map(|c| json!({"rel": c, "href": format!("{base}/{c}")})),
+    );
+    json_response(StatusCode::OK, &json!({"version": "1.0", "links": links}))
+}
+
+async fn capabilities() -> HttpResponse {
+    let methods: Vec<String> = AggregationMethod::all()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    json_response(StatusCode::OK, &json!({"aggregation_methods": methods}))
+}
+
+async fn status(
+    req: HttpRequest,
+    _caller: Authorized<GetStatus>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let details = Query::of(&req).bool("details", true)?;
+    let retry = |e: gnocchi_storage::Error| {
+        tracing::warn!(error = %e, "Computing the backlog failed.");
+        ApiError::unavailable("Unable to generate status. Please retry.")
+    };
+    let (metrics, measures) = state.incoming.backlog().await.map_err(retry)?;
+    let mut storage = Map::new();
+    storage.insert(
+        "summary".into(),
+        json!({"metrics": metrics, "measures": measures}),
+    );
+    if details {
+        let mut per_metric = Map::new();
+        for sack in 0..state.incoming.sacks() {
+            for metric in state
+                .incoming
+                .metrics_with_measures(sack)
+                .await
+                .map_err(retry)?
+            {
+                let pending = state.incoming.read_measures(metric).await.map_err(retry)?;
+                per_metric.insert(metric.to_string(), json!(pending.measures.len()));
+            }
+        }
+        storage.insert("measures_to_process".into(), Value::Object(per_metric));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "storage": storage,
+            "metricd": {"processors": null, "statistics": {}},
+        }),
+    ))
+}

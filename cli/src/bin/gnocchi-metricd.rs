@@ -1,0 +1,37 @@
+//! `gnocchi-metricd`: the processing loop and the janitor alone.
+
+#![allow(clippy::print_stderr)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use gnocchi_cli::{ConfigArgs, Services, Stores};
+
+#[derive(Parser)]
+#[command(name = "gnocchi-metricd", version, about = "Gnocchi-compatible metric processing daemon")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gnocchi-metricd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let loaded = Cli::parse().config.load()?;
+    gnocchi_cli::init_logging(loaded.config.default.debug);
+    let stores = Stores::open(&loaded.config).await?;
+    let services = Services {
+        api: false,
+        metricd: true,
+    };
+    gnocchi_cli::run_services(&loaded.config, stores, services).await
+}

@@ -1,0 +1,411 @@
+//! The file aggregate driver: one directory per metric, one file per split and one for the raw
+//! series, every file replaced through `write_atomic`.
+//!
+//! Layout under the base path (ours, not Gnocchi's; see engine.md §4.6 for theirs):
+//!
+//! ```text
+//! gnocchi-rs-storage.json                   {"format": 1, "subdir_len": N}, written by upgrade
+//! tmp/                                      temporary files (shared with the file incoming store
+//!                                           when the base paths match)
+//! <h[0:N]>/<h[N:2N]>/<uuid>/raw             the raw ("bound") series
+//! <h[0:N]>/<h[N:2N]>/<uuid>/agg_<method>_<granularity ns>/<split start ns>   one split
+//! ```
+//!
+//! `h` is the metric id as 32 lowercase hex digits; at most two fan-out levels of `N` digits each
+//! (N = 0: none), which bounds directory sizes without Gnocchi's 16 nested levels for N = 2.
+//! `<method>` is the method name with `:` written `-` (`agg_rate-mean_300000000000`).
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gnocchi_core::AggregationMethod;
+use serde::{Deserialize, Serialize};
+use snafu::{ensure, OptionExt, ResultExt};
+use tracing::warn;
+use uuid::Uuid;
+
+use super::{AggregateStorage, SplitKey};
+use crate::atomic::{blocking, create_dir_durable, io_at, sweep_tmp, sync_dir};
+use crate::atomic::{write_atomic, write_atomic_all};
+use crate::error::{CorruptConfigSnafu, InvalidLayoutSnafu, NotInitialisedSnafu};
+use crate::Result;
+
+/// Name of the file recording the layout.
+const CONFIG_FILE: &str = "gnocchi-rs-storage.json";
+/// Version of this layout, recorded in the configuration.
+const FORMAT: u32 = 1;
+/// The largest `file_subdir_len`: two levels of 16 digits use the whole id.
+const MAX_SUBDIR_LEN: u32 = 16;
+/// Name of the raw series object of a metric.
+const RAW: &str = "raw";
+/// Temporary files older than this are leftovers of a killed process.
+const STALE_TMP_AGE: Duration = Duration::from_secs(3600);
+/// How often a write retries when a concurrent delete removed a directory it had created.
+const RACE_RETRIES: usize = 8;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Config {
+    format: u32,
+    subdir_len: u32,
+}
+
+/// The aggregate store on a local (or shared POSIX) filesystem.
+#[derive(Debug, Clone)]
+pub struct FileStorage {
+    inner: Arc<Layout>,
+}
+
+#[derive(Debug)]
+struct Layout {
+    base: PathBuf,
+    tmp: PathBuf,
+    subdir_len: usize,
+}
+
+impl FileStorage {
+    /// Opens an initialised store. Fails with `NotInitialised` when `upgrade` never ran on
+    /// `basepath`. Does blocking I/O: call it at start-up or from a blocking context.
+    pub fn open(basepath: impl AsRef<Path>) -> Result<Self> {
+        let base = basepath.as_ref().to_path_buf();
+        let config = read_config(&base)?.context(NotInitialisedSnafu {
+            store: "storage",
+            path: base.display().to_string(),
+        })?;
+        let layout = Layout {
+            tmp: base.join("tmp"),
+            base,
+            subdir_len: config.subdir_len as usize,
+        };
+        if let Err(error) = sweep_tmp(&layout.tmp, STALE_TMP_AGE) {
+            warn!(path = %layout.tmp.display(), %error, "Could not sweep temporary files.");
+        }
+        Ok(Self {
+            inner: Arc::new(layout),
+        })
+    }
+
+    /// Creates the layout at `basepath` and records `subdir_len` (`[storage] file_subdir_len`)
+    /// unless a value is already recorded, which is kept (engine.md §2.1). Idempotent; returns
+    /// the recorded value. Does blocking I/O.
+    pub fn upgrade(basepath: impl AsRef<Path>, subdir_len: u32) -> Result<u32> {
+        ensure!(
+            subdir_len <= MAX_SUBDIR_LEN,
+            InvalidLayoutSnafu {
+                what: "file_subdir_len",
+                value: i64::from(subdir_len),
+                expected: "0 to 16",
+            }
+        );
+        let base = basepath.as_ref();
+        let tmp = base.join("tmp");
+        create_dir_durable(&tmp).with_context(io_at("create directory", &tmp))?;
+        if let Some(existing) = read_config(base)? {
+            return Ok(existing.subdir_len);
+        }
+        let path = base.join(CONFIG_FILE);
+        let bytes = serde_json::to_vec(&Config {
+            format: FORMAT,
+            subdir_len,
+        })
+        .expect("a struct of integers serialises");
+        write_atomic(&tmp, &path, &bytes).with_context(io_at("record storage layout", &path))?;
+        Ok(subdir_len)
+    }
+
+    /// The base path of the store.
+    pub fn basepath(&self) -> &Path {
+        &self.inner.base
+    }
+}
+
+/// Reads the recorded configuration; `None` when none is recorded.
+fn read_config(base: &Path) -> Result<Option<Config>> {
+    let path = base.join(CONFIG_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(io_at("read storage configuration", &path)),
+    };
+    let config: Config = serde_json::from_slice(&bytes).context(CorruptConfigSnafu {
+        store: "storage",
+        path: path.display().to_string(),
+    })?;
+    ensure!(
+        config.format == FORMAT,
+        InvalidLayoutSnafu {
+            what: "storage layout format",
+            value: i64::from(config.format),
+            expected: "1",
+        }
+    );
+    ensure!(
+        config.subdir_len <= MAX_SUBDIR_LEN,
+        InvalidLayoutSnafu {
+            what: "recorded file_subdir_len",
+            value: i64::from(config.subdir_len),
+            expected: "0 to 16",
+        }
+    );
+    Ok(Some(config))
+}
+
+impl Layout {
+    /// The fan-out directories of `metric`, outermost first.
+    fn fanout(&self, metric: Uuid) -> Vec<PathBuf> {
+        let hex = metric.simple().to_string();
+        let mut out = Vec::with_capacity(2);
+        let mut dir = self.base.clone();
+        if self.subdir_len > 0 {
+            for level in 0..2 {
+                let start = level * self.subdir_len;
+                dir = dir.join(&hex[start..start + self.subdir_len]);
+                out.push(dir.clone());
+            }
+        }
+        out
+    }
+
+    fn metric_dir(&self, metric: Uuid) -> PathBuf {
+        let parent = self.fanout(metric).pop().unwrap_or_else(|| self.base.clone());
+        parent.join(metric.hyphenated().to_string())
+    }
+
+    fn series_dir(&self, metric_dir: &Path, method: AggregationMethod, granularity: i64) -> PathBuf {
+        let method = method.to_string().replace(':', "-");
+        metric_dir.join(format!("agg_{method}_{granularity}"))
+    }
+
+    fn split_path(&self, metric_dir: &Path, key: &SplitKey) -> PathBuf {
+        self.series_dir(metric_dir, key.method, key.granularity_ns)
+            .join(key.start_ns.to_string())
+    }
+
+    fn read_raw(&self, metric: Uuid) -> Result<Option<Vec<u8>>> {
+        let path = self.metric_dir(metric).join(RAW);
+        read_if_exists(&path).with_context(io_at("read raw series", &path))
+    }
+
+    fn list_splits(
+        &self,
+        metric: Uuid,
+        method: AggregationMethod,
+        granularity_ns: i64,
+    ) -> Result<Vec<SplitKey>> {
+        let dir = self.series_dir(&self.metric_dir(metric), method, granularity_ns);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(io_at("list splits", &dir)),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let entry = entry.with_context(io_at("list splits", &dir))?;
+            if let Some(start_ns) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+                keys.push(SplitKey {
+                    method,
+                    granularity_ns,
+                    start_ns,
+                });
+            }
+        }
+        keys.sort_unstable();
+        Ok(keys)
+    }
+
+    fn read_splits(&self, metric: Uuid, keys: &[SplitKey]) -> Result<Vec<Option<Vec<u8>>>> {
+        let dir = self.metric_dir(metric);
+        keys.iter()
+            .map(|key| {
+                let path = self.split_path(&dir, key);
+                read_if_exists(&path).with_context(io_at("read split", &path))
+            })
+            .collect()
+    }
+
+    fn write_metric(
+        &self,
+        metric: Uuid,
+        mut splits: Vec<(SplitKey, Vec<u8>)>,
+        deleted: Vec<SplitKey>,
+        raw: Vec<u8>,
+    ) -> Result<()> {
+        let dir = self.metric_dir(metric);
+        // Sorting groups the splits by series directory: one directory fsync per series.
+        splits.sort_unstable_by_key(|(key, _)| *key);
+        let paths: Vec<PathBuf> = splits
+            .iter()
+            .map(|(key, _)| self.split_path(&dir, key))
+            .collect();
+        let raw_path = dir.join(RAW);
+        let mut files: Vec<(&Path, &[u8])> = paths
+            .iter()
+            .zip(&splits)
+            .map(|(p, (_, bytes))| (p.as_path(), bytes.as_slice()))
+            .collect();
+        // Last, so that it is durable only after every split.
+        files.push((&raw_path, &raw));
+        let series_dirs: BTreeSet<&Path> = paths.iter().filter_map(|p| p.parent()).collect();
+
+        let mut attempt = 0;
+        loop {
+            let mut result = Ok(());
+            for d in series_dirs.iter().copied().chain([dir.as_path()]) {
+                result = create_dir_durable(d);
+                if result.is_err() {
+                    break;
+                }
+            }
+            let result = result.and_then(|()| write_atomic_all(&self.tmp, &files));
+            match result {
+                Ok(()) => break,
+                // A concurrent delete of a metric sharing our fan-out directories removed one.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < RACE_RETRIES => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e).with_context(io_at("write metric", &dir)),
+            }
+        }
+
+        let written: BTreeSet<SplitKey> = splits.iter().map(|(k, _)| *k).collect();
+        let mut touched = BTreeSet::new();
+        for key in deleted.iter().filter(|k| !written.contains(k)) {
+            let path = self.split_path(&dir, key);
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    if let Some(parent) = path.parent() {
+                        touched.insert(parent.to_path_buf());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(io_at("delete split", &path)),
+            }
+        }
+        // A deleted split must not come back after a crash: reads would return points beyond
+        // the timespan, and nothing would delete it again.
+        for d in touched {
+            sync_dir(&d).with_context(io_at("sync series directory", &d))?;
+        }
+        Ok(())
+    }
+
+    fn delete_metric(&self, metric: Uuid) -> Result<()> {
+        let dir = self.metric_dir(metric);
+        let mut attempt = 0;
+        loop {
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(_) if attempt < RACE_RETRIES => attempt += 1,
+                Err(e) => return Err(e).with_context(io_at("delete metric", &dir)),
+            }
+        }
+        // Empty fan-out directories go too; one still used by another metric stays (the
+        // removal fails), and a writer that loses the race recreates it (`write_metric`).
+        for fan in self.fanout(metric).iter().rev() {
+            if fs::remove_dir(fan).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<()> {
+        read_config(&self.base)?.context(NotInitialisedSnafu {
+            store: "storage",
+            path: self.base.display().to_string(),
+        })?;
+        let probe = self.tmp.join(format!("check-{}", Uuid::new_v4().simple()));
+        File::create(&probe).with_context(io_at("create probe file", &probe))?;
+        fs::remove_file(&probe).with_context(io_at("remove probe file", &probe))?;
+        Ok(())
+    }
+}
+
+fn read_if_exists(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[async_trait]
+impl AggregateStorage for FileStorage {
+    async fn read_raw(&self, metric: Uuid) -> Result<Option<Vec<u8>>> {
+        let inner = Arc::clone(&self.inner);
+        blocking("read raw series", move || inner.read_raw(metric)).await
+    }
+
+    async fn list_splits(
+        &self,
+        metric: Uuid,
+        method: AggregationMethod,
+        granularity_ns: i64,
+    ) -> Result<Vec<SplitKey>> {
+        let inner = Arc::clone(&self.inner);
+        blocking("list splits", move || {
+            inner.list_splits(metric, method, granularity_ns)
+        })
+        .await
+    }
+
+    async fn read_splits(&self, metric: Uuid, keys: &[SplitKey]) -> Result<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = Arc::clone(&self.inner);
+        let keys = keys.to_vec();
+        blocking("read splits", move || inner.read_splits(metric, &keys)).await
+    }
+
+    async fn write_metric(
+        &self,
+        metric: Uuid,
+        splits: Vec<(SplitKey, Vec<u8>)>,
+        deleted_splits: Vec<SplitKey>,
+        raw: Vec<u8>,
+    ) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        blocking("write metric", move || {
+            inner.write_metric(metric, splits, deleted_splits, raw)
+        })
+        .await
+    }
+
+    async fn delete_metric(&self, metric: Uuid) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        blocking("delete metric", move || inner.delete_metric(metric)).await
+    }
+
+    async fn check(&self) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        blocking("check storage", move || inner.check()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn fixture(subdir_len: u32) -> (tempfile::TempDir, Arc<dyn AggregateStorage>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        FileStorage::upgrade(dir.path(), subdir_len).expect("upgrade");
+        let storage = FileStorage::open(dir.path()).expect("open");
+        (dir, Arc::new(storage))
+    }
+
+    mod flat {
+        use super::*;
+        crate::aggregate_contract_tests!(fixture(0));
+    }
+
+    mod fanout {
+        use super::*;
+        crate::aggregate_contract_tests!(fixture(2));
+    }
+}

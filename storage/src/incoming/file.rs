@@ -1,0 +1,710 @@
+//! The file incoming driver: one directory per sack, one directory per metric, one file per
+//! batch, and one advisory-locked file per sack.
+//!
+//! Layout under the base path (ours, not Gnocchi's; see engine.md §4.6 for theirs):
+//!
+//! ```text
+//! gnocchi-rs-incoming.json                    {"format": 1, "sacks": S}, written last by upgrade
+//! tmp/                                        temporary files of write_atomic (shared with the
+//!                                             file aggregate store when the base paths match)
+//! locks/incoming<S>-<n>.lock                  flock(2)-ed while a process holds sack n
+//! incoming<S>-<n>/<metric uuid>/<ns>_<uuid4>  one batch: 16-byte LE records (engine.md §3.1)
+//! quarantine/<metric uuid>_<batch>            batches found truncated, moved aside
+//! ```
+//!
+//! `<ns>` is the 20-digit wall-clock time of the write, so that a directory listing sorted by
+//! name gives the batches in arrival order; the uuid makes the name unique.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use fs4::fs_std::FileExt;
+use gnocchi_core::Measure;
+use serde::{Deserialize, Serialize};
+use snafu::{ensure, OptionExt, ResultExt};
+use tracing::warn;
+use uuid::Uuid;
+
+use super::{decode_batch, encode_batch, sack_name, sack_of, Incoming, PendingBatches, SackLock};
+use super::{MAX_SACKS, MEASURE_BYTES};
+use crate::atomic::{blocking, create_dir_durable, io_at, sweep_tmp, write_atomic};
+use crate::error::{CorruptConfigSnafu, InvalidLayoutSnafu, NotInitialisedSnafu};
+use crate::error::SackOutOfRangeSnafu;
+use crate::Result;
+
+/// Name of the file recording the layout.
+const CONFIG_FILE: &str = "gnocchi-rs-incoming.json";
+/// Version of this layout, recorded in the configuration.
+const FORMAT: u32 = 1;
+/// Temporary files older than this are leftovers of a killed process.
+const STALE_TMP_AGE: Duration = Duration::from_secs(3600);
+/// How often a write retries when a concurrent `ack` removed the metric directory under it.
+const RACE_RETRIES: usize = 8;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Config {
+    format: u32,
+    sacks: u32,
+}
+
+/// The incoming store on a local (or shared POSIX) filesystem.
+#[derive(Debug, Clone)]
+pub struct FileIncoming {
+    inner: Arc<Layout>,
+}
+
+#[derive(Debug)]
+struct Layout {
+    base: PathBuf,
+    tmp: PathBuf,
+    locks: PathBuf,
+    quarantine: PathBuf,
+    sacks: u32,
+}
+
+impl FileIncoming {
+    /// Opens an initialised store, reading its recorded sack count. Fails with
+    /// `NotInitialised` when `upgrade` never ran on `basepath`. Does blocking I/O: call it at
+    /// start-up or from a blocking context.
+    pub fn open(basepath: impl AsRef<Path>) -> Result<Self> {
+        let base = basepath.as_ref().to_path_buf();
+        let config = read_config(&base)?.context(NotInitialisedSnafu {
+            store: "incoming",
+            path: base.display().to_string(),
+        })?;
+        let layout = Layout::new(base, config.sacks);
+        if let Err(error) = sweep_tmp(&layout.tmp, STALE_TMP_AGE) {
+            warn!(path = %layout.tmp.display(), %error, "Could not sweep temporary files.");
+        }
+        Ok(Self {
+            inner: Arc::new(layout),
+        })
+    }
+
+    /// Creates the layout at `basepath` and records `sacks` unless a sack count is already
+    /// recorded, which is kept (engine.md §2.1). Idempotent; returns the recorded count.
+    /// Does blocking I/O.
+    pub fn upgrade(basepath: impl AsRef<Path>, sacks: u32) -> Result<u32> {
+        ensure!(
+            (1..=MAX_SACKS).contains(&sacks),
+            InvalidLayoutSnafu {
+                what: "sack count",
+                value: i64::from(sacks),
+                expected: "1 to 65535",
+            }
+        );
+        let base = basepath.as_ref();
+        let existing = read_config(base)?;
+        let sacks = existing.as_ref().map_or(sacks, |c| c.sacks);
+        let layout = Layout::new(base.to_path_buf(), sacks);
+        for dir in [&layout.tmp, &layout.locks] {
+            create_dir_durable(dir).with_context(io_at("create directory", dir))?;
+        }
+        for sack in 0..sacks {
+            let dir = layout.sack_dir(sack);
+            create_dir_durable(&dir).with_context(io_at("create sack directory", &dir))?;
+        }
+        if existing.is_none() {
+            let path = base.join(CONFIG_FILE);
+            let bytes = serde_json::to_vec(&Config {
+                format: FORMAT,
+                sacks,
+            })
+            .expect("a struct of integers serialises");
+            write_atomic(&layout.tmp, &path, &bytes).with_context(io_at("record sacks", &path))?;
+        }
+        Ok(sacks)
+    }
+
+    /// The base path of the store.
+    pub fn basepath(&self) -> &Path {
+        &self.inner.base
+    }
+}
+
+/// Reads the recorded configuration; `None` when none is recorded.
+fn read_config(base: &Path) -> Result<Option<Config>> {
+    let path = base.join(CONFIG_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(e).with_context(io_at("read incoming configuration", &path));
+        }
+    };
+    let config: Config = serde_json::from_slice(&bytes).context(CorruptConfigSnafu {
+        store: "incoming",
+        path: path.display().to_string(),
+    })?;
+    ensure!(
+        config.format == FORMAT,
+        InvalidLayoutSnafu {
+            what: "incoming layout format",
+            value: i64::from(config.format),
+            expected: "1",
+        }
+    );
+    ensure!(
+        (1..=MAX_SACKS).contains(&config.sacks),
+        InvalidLayoutSnafu {
+            what: "recorded sack count",
+            value: i64::from(config.sacks),
+            expected: "1 to 65535",
+        }
+    );
+    Ok(Some(config))
+}
+
+impl Layout {
+    fn new(base: PathBuf, sacks: u32) -> Self {
+        Self {
+            tmp: base.join("tmp"),
+            locks: base.join("locks"),
+            quarantine: base.join("quarantine"),
+            base,
+            sacks,
+        }
+    }
+
+    fn sack_dir(&self, sack: u32) -> PathBuf {
+        self.base.join(sack_name(self.sacks, sack))
+    }
+
+    fn metric_dir(&self, metric: Uuid) -> PathBuf {
+        self.sack_dir(sack_of(metric, self.sacks))
+            .join(metric.hyphenated().to_string())
+    }
+
+    fn check_sack(&self, sack: u32) -> Result<()> {
+        ensure!(
+            sack < self.sacks,
+            SackOutOfRangeSnafu {
+                sack,
+                sacks: self.sacks
+            }
+        );
+        Ok(())
+    }
+
+    /// Writes one batch durably under a fresh name, retrying when a concurrent `ack` removed
+    /// the (empty) metric directory between its creation and the rename.
+    fn add_batch(&self, metric: Uuid, bytes: &[u8]) -> Result<()> {
+        let dir = self.metric_dir(metric);
+        let path = dir.join(batch_name());
+        let mut attempt = 0;
+        loop {
+            create_dir_durable(&dir).with_context(io_at("create metric directory", &dir))?;
+            match write_atomic(&self.tmp, &path, bytes) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < RACE_RETRIES => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e).with_context(io_at("write batch", &path)),
+            }
+        }
+    }
+
+    fn sack_backlog(&self, sack: u32) -> Result<Vec<(Uuid, u64)>> {
+        let dir = self.sack_dir(sack);
+        let mut out = Vec::new();
+        for (metric, metric_dir) in list_metrics(&dir)? {
+            let n = list_batches(&metric_dir)?.len() as u64;
+            if n > 0 {
+                out.push((metric, n));
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_measures(&self, metric: Uuid) -> Result<PendingBatches> {
+        let dir = self.metric_dir(metric);
+        let mut pending = PendingBatches::default();
+        for name in list_batches(&dir)? {
+            let path = dir.join(&name);
+            let bytes = match fs::read(&path) {
+                Ok(b) => b,
+                // Acknowledged by a concurrent pass that ignored the sack lock: nothing to do.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(io_at("read batch", &path)),
+            };
+            if decode_batch(&bytes, &mut pending.measures).is_some() {
+                pending.token.push(name);
+            } else {
+                self.quarantine(metric, &name, &path, &bytes)?;
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Moves a batch that is not a whole number of records out of the sack, so it neither
+    /// blocks the metric (engine.md §5.8, poison sack) nor is lost without a trace.
+    fn quarantine(&self, metric: Uuid, name: &str, path: &Path, bytes: &[u8]) -> Result<()> {
+        let target = self.quarantine.join(format!("{metric}_{name}"));
+        warn!(
+            %metric,
+            batch = name,
+            len_bytes = bytes.len(),
+            quarantine = %target.display(),
+            "Skipped an incoming batch whose length is not a multiple of {MEASURE_BYTES} bytes; \
+             it is moved to the quarantine directory."
+        );
+        create_dir_durable(&self.quarantine)
+            .with_context(io_at("create quarantine directory", &self.quarantine))?;
+        write_atomic(&self.tmp, &target, bytes).with_context(io_at("quarantine batch", &target))?;
+        remove_file_if_exists(path).with_context(io_at("remove quarantined batch", path))
+    }
+
+    fn ack(&self, metric: Uuid, token: &[String]) -> Result<()> {
+        let dir = self.metric_dir(metric);
+        for name in token {
+            if !is_batch_name(name) {
+                warn!(%metric, batch = %name, "Ignored an invalid batch name in an ack token.");
+                continue;
+            }
+            let path = dir.join(name);
+            remove_file_if_exists(&path).with_context(io_at("delete batch", &path))?;
+        }
+        // Fails while batches remain, including one a concurrent add just renamed in; an add
+        // that loses the race sees the directory gone and recreates it (`add_batch`).
+        let _ = fs::remove_dir(&dir);
+        Ok(())
+    }
+
+    fn delete_metric(&self, metric: Uuid) -> Result<()> {
+        let dir = self.metric_dir(metric);
+        let mut attempt = 0;
+        loop {
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                // A batch arrived while the tree was being removed: remove it too.
+                Err(_) if attempt < RACE_RETRIES => attempt += 1,
+                Err(e) => return Err(e).with_context(io_at("delete metric batches", &dir)),
+            }
+        }
+    }
+
+    fn lock_sack(&self, sack: u32, wait: bool) -> Result<Option<File>> {
+        self.check_sack(sack)?;
+        fs::create_dir_all(&self.locks).with_context(io_at("create lock directory", &self.locks))?;
+        let path = self
+            .locks
+            .join(format!("{}.lock", sack_name(self.sacks, sack)));
+        // A fresh open file description per call: flock(2) then excludes other calls of this
+        // process as well as other processes.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(io_at("open sack lock", &path))?;
+        if wait {
+            FileExt::lock_exclusive(&file).with_context(io_at("lock sack", &path))?;
+            Ok(Some(file))
+        } else {
+            let locked =
+                FileExt::try_lock_exclusive(&file).with_context(io_at("lock sack", &path))?;
+            Ok(locked.then_some(file))
+        }
+    }
+
+    fn backlog(&self) -> Result<(u64, u64)> {
+        let (mut metrics, mut batches) = (0, 0);
+        for sack in 0..self.sacks {
+            for (_, n) in self.sack_backlog(sack)? {
+                metrics += 1;
+                batches += n;
+            }
+        }
+        Ok((metrics, batches))
+    }
+
+    fn check(&self) -> Result<()> {
+        let config = read_config(&self.base)?.context(NotInitialisedSnafu {
+            store: "incoming",
+            path: self.base.display().to_string(),
+        })?;
+        ensure!(
+            config.sacks == self.sacks,
+            InvalidLayoutSnafu {
+                what: "recorded sack count (changed since start-up)",
+                value: i64::from(config.sacks),
+                expected: "the count read at start-up",
+            }
+        );
+        // The temporary directory must accept new files, or no write can succeed.
+        let probe = self.tmp.join(format!("check-{}", Uuid::new_v4().simple()));
+        File::create(&probe).with_context(io_at("create probe file", &probe))?;
+        remove_file_if_exists(&probe).with_context(io_at("remove probe file", &probe))?;
+        Ok(())
+    }
+}
+
+/// A unique batch name that sorts in arrival order.
+fn batch_name() -> String {
+    let ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{ns:020}_{}", Uuid::new_v4().simple())
+}
+
+/// Whether `name` can be a batch file of ours (and is safe to join to a metric directory).
+fn is_batch_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The metric directories of a sack directory (other entries are ignored).
+fn list_metrics(sack_dir: &Path) -> Result<Vec<(Uuid, PathBuf)>> {
+    let entries = match fs::read_dir(sack_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(io_at("list sack", sack_dir)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(io_at("list sack", sack_dir))?;
+        if let Some(metric) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+            out.push((metric, entry.path()));
+        }
+    }
+    Ok(out)
+}
+
+/// The batch names of a metric directory, sorted (arrival order); none if it does not exist.
+fn list_batches(metric_dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(metric_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(io_at("list batches", metric_dir)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(io_at("list batches", metric_dir))?;
+        if let Some(name) = entry.file_name().to_str().filter(|n| is_batch_name(n)) {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort_unstable();
+    Ok(names)
+}
+
+fn remove_file_if_exists(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl Incoming for FileIncoming {
+    fn sacks(&self) -> u32 {
+        self.inner.sacks
+    }
+
+    async fn add_measures(&self, batches: &[(Uuid, Vec<Measure>)]) -> Result<()> {
+        let encoded: Vec<(Uuid, Vec<u8>)> = batches
+            .iter()
+            .filter(|(_, ms)| !ms.is_empty())
+            .map(|(m, ms)| (*m, encode_batch(ms)))
+            .collect();
+        if encoded.is_empty() {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        blocking("add measures", move || {
+            encoded
+                .iter()
+                .try_for_each(|(metric, bytes)| inner.add_batch(*metric, bytes))
+        })
+        .await
+    }
+
+    async fn sack_backlog(&self, sack: u32) -> Result<Vec<(Uuid, u64)>> {
+        self.inner.check_sack(sack)?;
+        let inner = Arc::clone(&self.inner);
+        blocking("list sack", move || inner.sack_backlog(sack)).await
+    }
+
+    async fn read_measures(&self, metric: Uuid) -> Result<PendingBatches> {
+        let inner = Arc::clone(&self.inner);
+        blocking("read measures", move || inner.read_measures(metric)).await
+    }
+
+    async fn ack(&self, metric: Uuid, pending: &PendingBatches) -> Result<()> {
+        if pending.token.is_empty() {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        let token = pending.token.clone();
+        blocking("ack batches", move || inner.ack(metric, &token)).await
+    }
+
+    async fn delete_metric(&self, metric: Uuid) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        blocking("delete metric batches", move || inner.delete_metric(metric)).await
+    }
+
+    async fn lock_sack(&self, sack: u32, wait: bool) -> Result<Option<SackLock>> {
+        let inner = Arc::clone(&self.inner);
+        let file = blocking("lock sack", move || inner.lock_sack(sack, wait)).await?;
+        // Closing the file (dropping the guard) releases the flock.
+        Ok(file.map(|f| SackLock::new(Box::new(f))))
+    }
+
+    async fn measures_to_process(&self) -> Result<Vec<(Uuid, u64)>> {
+        let inner = Arc::clone(&self.inner);
+        blocking("list backlog", move || {
+            let mut out = Vec::new();
+            for sack in 0..inner.sacks {
+                out.extend(inner.sack_backlog(sack)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn backlog(&self) -> Result<(u64, u64)> {
+        let inner = Arc::clone(&self.inner);
+        blocking("count backlog", move || inner.backlog()).await
+    }
+
+    async fn check(&self) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        blocking("check incoming", move || inner.check()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn fixture() -> (tempfile::TempDir, Arc<dyn Incoming>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        FileIncoming::upgrade(dir.path(), 8).expect("upgrade");
+        let incoming = FileIncoming::open(dir.path()).expect("open");
+        (dir, Arc::new(incoming))
+    }
+
+    crate::incoming_contract_tests!(fixture());
+
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    use gnocchi_core::ErrorKind;
+
+    /// Tells `sack_lock_holder_child` which store to lock, and that it runs as the child.
+    const LOCK_CHILD_ENV: &str = "GNOCCHI_TEST_SACK_LOCK_CHILD";
+
+    fn open_store(sacks: u32) -> (tempfile::TempDir, FileIncoming) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        FileIncoming::upgrade(dir.path(), sacks).expect("upgrade");
+        let incoming = FileIncoming::open(dir.path()).expect("open");
+        (dir, incoming)
+    }
+
+    /// The child half of `sack_lock_excludes_other_processes`: a no-op unless that test spawned
+    /// this binary. Holds sack 3 until its stdin is closed.
+    #[test]
+    fn sack_lock_holder_child() {
+        let Ok(base) = std::env::var(LOCK_CHILD_ENV) else {
+            return;
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let incoming = FileIncoming::open(&base).unwrap();
+            let lock = incoming.lock_sack(3, false).await.unwrap();
+            assert!(lock.is_some(), "sack 3 is free when the child starts");
+            println!("LOCKED");
+            std::io::stdout().flush().unwrap();
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).unwrap(); // returns at EOF
+            drop(lock);
+        });
+    }
+
+    /// metricd and the API's refresh run in different processes (ARCHITECTURE.md): a sack lock
+    /// held by one process excludes the other, and a waiter gets it once the holder exits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sack_lock_excludes_other_processes() {
+        let (dir, incoming) = open_store(8);
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "incoming::file::tests::sack_lock_holder_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(LOCK_CHILD_ENV, dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
+        // Drains the child's output to the end so that it never writes to a closed pipe.
+        let reader = std::thread::spawn(move || {
+            let mut locked_tx = Some(locked_tx);
+            for line in BufReader::new(stdout).lines() {
+                if line.unwrap().trim() == "LOCKED" {
+                    if let Some(tx) = locked_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        });
+        locked_rx.await.expect("the child reports that it holds sack 3");
+
+        assert!(incoming.lock_sack(3, false).await.unwrap().is_none());
+        let timed = incoming
+            .lock_sack_timeout(3, Duration::from_millis(20))
+            .await
+            .unwrap();
+        assert!(timed.is_none());
+        assert!(incoming.lock_sack(2, false).await.unwrap().is_some());
+
+        let waiting = incoming.clone();
+        let waiter = tokio::spawn(async move { waiting.lock_sack(3, true).await });
+        drop(child.stdin.take()); // EOF: the child releases the lock and exits
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "child failed: {status}");
+        reader.join().unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(30), waiter)
+            .await
+            .expect("the waiter gets the lock once the child exited")
+            .unwrap()
+            .unwrap();
+        assert!(got.is_some());
+    }
+
+    /// Two opens of one store (two descriptors, as two processes would have) exclude each other.
+    #[tokio::test]
+    async fn sack_lock_excludes_another_open_of_the_store() {
+        let (dir, first) = open_store(4);
+        let second = FileIncoming::open(dir.path()).unwrap();
+        let held = first.lock_sack(0, false).await.unwrap();
+        assert!(held.is_some());
+        assert!(second.lock_sack(0, false).await.unwrap().is_none());
+        drop(held);
+        assert!(second.lock_sack(0, false).await.unwrap().is_some());
+    }
+
+    /// A batch that is not a whole number of records (engine.md §5.8) is skipped, moved to the
+    /// quarantine directory and no longer counted; the metric's valid batches are read.
+    #[tokio::test]
+    async fn truncated_batch_is_quarantined_not_fatal() {
+        let (dir, incoming) = open_store(4);
+        let metric = Uuid::new_v4();
+        incoming
+            .add_measures(&[(metric, vec![Measure::new(1, 1.0)])])
+            .await
+            .unwrap();
+        let metric_dir = incoming.inner.metric_dir(metric);
+        let name = "00000000000000000000_torn";
+        let mut torn = File::create(metric_dir.join(name)).unwrap();
+        torn.write_all(&[7; 17]).unwrap();
+        drop(torn);
+        assert_eq!(incoming.backlog().await.unwrap(), (1, 2));
+
+        let pending = incoming.read_measures(metric).await.unwrap();
+        assert_eq!(pending.measures, vec![Measure::new(1, 1.0)]);
+        assert_eq!(pending.token.len(), 1);
+        assert_eq!(incoming.backlog().await.unwrap(), (1, 1));
+        let kept = fs::read(dir.path().join("quarantine").join(format!("{metric}_{name}")));
+        assert_eq!(kept.unwrap(), vec![7; 17]);
+
+        incoming.ack(metric, &pending).await.unwrap();
+        assert_eq!(incoming.backlog().await.unwrap(), (0, 0));
+        assert!(!metric_dir.exists(), "an emptied metric directory is removed");
+    }
+
+    /// Within one metric the batches are read in the order they were added.
+    #[tokio::test]
+    async fn batches_read_in_arrival_order() {
+        let (_dir, incoming) = open_store(4);
+        let metric = Uuid::new_v4();
+        for i in 0..20 {
+            let batch = vec![Measure::new(i, 0.0), Measure::new(i, 1.0)];
+            incoming.add_measures(&[(metric, batch)]).await.unwrap();
+        }
+        let pending = incoming.read_measures(metric).await.unwrap();
+        let ts: Vec<i64> = pending.measures.iter().map(|m| m.timestamp).collect();
+        let expected: Vec<i64> = (0..20).flat_map(|i| [i, i]).collect();
+        assert_eq!(ts, expected);
+    }
+
+    /// Adds racing with read + ack passes (which remove the emptied metric directory) lose no
+    /// batch: every measure added is either acknowledged once or still pending.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_adds_and_acks_lose_nothing() {
+        let (_dir, incoming) = open_store(2);
+        let metric = Uuid::new_v4();
+        const ADDS: i64 = 300;
+        let adder = {
+            let incoming = incoming.clone();
+            tokio::spawn(async move {
+                for i in 0..ADDS {
+                    let batch = vec![Measure::new(i, i as f64)];
+                    incoming.add_measures(&[(metric, batch)]).await.unwrap();
+                }
+            })
+        };
+        let mut seen = Vec::new();
+        while !adder.is_finished() {
+            let pending = incoming.read_measures(metric).await.unwrap();
+            seen.extend(pending.measures.iter().map(|m| m.timestamp));
+            incoming.ack(metric, &pending).await.unwrap();
+        }
+        adder.await.unwrap();
+        let rest = incoming.read_measures(metric).await.unwrap();
+        seen.extend(rest.measures.iter().map(|m| m.timestamp));
+        seen.sort_unstable();
+        assert_eq!(seen, (0..ADDS).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn upgrade_records_once_and_open_requires_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = FileIncoming::open(dir.path()).unwrap_err();
+        assert!(matches!(err, crate::Error::NotInitialised { .. }), "{err}");
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+
+        let err = FileIncoming::upgrade(dir.path(), 0).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        let err = FileIncoming::upgrade(dir.path(), 65_536).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+
+        assert_eq!(FileIncoming::upgrade(dir.path(), 16).unwrap(), 16);
+        // Already recorded: kept (engine.md §2.1), and the layout is complete.
+        assert_eq!(FileIncoming::upgrade(dir.path(), 128).unwrap(), 16);
+        let incoming = FileIncoming::open(dir.path()).unwrap();
+        assert_eq!(incoming.sacks(), 16);
+        for sack in 0..16 {
+            assert!(dir.path().join(sack_name(16, sack)).is_dir());
+        }
+        assert!(!dir.path().join(sack_name(128, 0)).exists());
+        let recorded = fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap();
+        assert_eq!(recorded, r#"{"format":1,"sacks":16}"#);
+    }
+
+    #[tokio::test]
+    async fn corrupt_configuration_is_reported() {
+        let (dir, incoming) = open_store(4);
+        incoming.check().await.unwrap();
+        let mut f = File::create(dir.path().join(CONFIG_FILE)).unwrap();
+        f.write_all(b"{\"sacks\": ").unwrap();
+        drop(f);
+        let err = FileIncoming::open(dir.path()).unwrap_err();
+        assert!(matches!(err, crate::Error::CorruptConfig { .. }), "{err}");
+        assert!(incoming.check().await.is_err());
+    }
+}
