@@ -47,7 +47,11 @@ pub struct Services {
 }
 
 /// Runs the selected services until SIGTERM/SIGINT, then shuts them down gracefully.
-pub async fn run_services(config: &Config, stores: Stores, services: Services) -> anyhow::Result<()> {
+pub async fn run_services(
+    config: &Config,
+    stores: Stores,
+    services: Services,
+) -> anyhow::Result<()> {
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     // In one process, the API wakes metricd as soon as measures are queued.

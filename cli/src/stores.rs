@@ -108,6 +108,9 @@ mod tests {
             redact("postgresql://gnocchi:secret@db/gnocchi"),
             "postgresql://gnocchi:***@db/gnocchi"
         );
-        assert_eq!(redact("sqlite:////var/lib/x.sqlite"), "sqlite:////var/lib/x.sqlite");
+        assert_eq!(
+            redact("sqlite:////var/lib/x.sqlite"),
+            "sqlite:////var/lib/x.sqlite"
+        );
     }
 }

@@ -68,10 +68,13 @@ pub async fn upgrade(
         progress("Upgrading the storage");
         match config.storage.driver {
             StorageDriver::File => {
-                FileStorage::upgrade(&config.storage.file_basepath, config.storage.file_subdir_len)
-                    .with_context(|| {
-                        format!("creating the storage at {}", config.storage.file_basepath)
-                    })?;
+                FileStorage::upgrade(
+                    &config.storage.file_basepath,
+                    config.storage.file_subdir_len,
+                )
+                .with_context(|| {
+                    format!("creating the storage at {}", config.storage.file_basepath)
+                })?;
             }
             other => anyhow::bail!("[storage] driver = {other} is not supported yet"),
         }
@@ -121,14 +124,13 @@ fn default_policies(methods: &[AggregationMethod]) -> Vec<ArchivePolicy> {
         granularity_ns,
         points: Some(points),
     };
-    let policy = |name: &str, back_window, definition, methods: Vec<AggregationMethod>| {
-        ArchivePolicy {
+    let policy =
+        |name: &str, back_window, definition, methods: Vec<AggregationMethod>| ArchivePolicy {
             name: name.to_owned(),
             back_window,
             definition,
             aggregation_methods: methods,
-        }
-    };
+        };
     vec![
         policy(
             "bool",
@@ -146,7 +148,11 @@ fn default_policies(methods: &[AggregationMethod]) -> Vec<ArchivePolicy> {
         policy(
             "high",
             0,
-            vec![item(NS_PER_SEC, 3600), item(MINUTE, 10_080), item(HOUR, 8760)],
+            vec![
+                item(NS_PER_SEC, 3600),
+                item(MINUTE, 10_080),
+                item(HOUR, 8760),
+            ],
             methods.to_vec(),
         ),
     ]
@@ -163,7 +169,10 @@ mod tests {
         assert_eq!(names, ["mean", "sum", "max", "min", "std", "count"]);
         let policies = default_policies(&methods);
         let low = &policies[1];
-        assert_eq!(low.definition[0].timespan_ns(), Some(30 * 86_400 * NS_PER_SEC));
+        assert_eq!(
+            low.definition[0].timespan_ns(),
+            Some(30 * 86_400 * NS_PER_SEC)
+        );
         let high = &policies[3];
         assert_eq!(high.max_block_size_ns(), 3600 * NS_PER_SEC);
         assert_eq!(policies[0].back_window, 3600);

@@ -20,7 +20,11 @@ pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
 }
 
 async fn expunge_deleted_metrics(metricd: &Metricd) {
-    let deleted = match metricd.indexer.list_deleted_metrics(CLEANUP_BATCH_SIZE).await {
+    let deleted = match metricd
+        .indexer
+        .list_deleted_metrics(CLEANUP_BATCH_SIZE)
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             warn!(error = %e, "Cannot list deleted metrics.");
@@ -42,9 +46,21 @@ async fn expunge_deleted_metrics(metricd: &Metricd) {
         drop(lock);
         let id = metric.id;
         let result = async {
-            metricd.incoming.delete_metric(id).await.map_err(|e| e.to_string())?;
-            metricd.storage.delete_metric(id).await.map_err(|e| e.to_string())?;
-            metricd.indexer.expunge_metric(id).await.map_err(|e| e.to_string())
+            metricd
+                .incoming
+                .delete_metric(id)
+                .await
+                .map_err(|e| e.to_string())?;
+            metricd
+                .storage
+                .delete_metric(id)
+                .await
+                .map_err(|e| e.to_string())?;
+            metricd
+                .indexer
+                .expunge_metric(id)
+                .await
+                .map_err(|e| e.to_string())
         }
         .await;
         match result {

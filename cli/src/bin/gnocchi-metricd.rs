@@ -8,7 +8,11 @@ use clap::Parser;
 use gnocchi_cli::{ConfigArgs, Services, Stores};
 
 #[derive(Parser)]
-#[command(name = "gnocchi-metricd", version, about = "Gnocchi-compatible metric processing daemon")]
+#[command(
+    name = "gnocchi-metricd",
+    version,
+    about = "Gnocchi-compatible metric processing daemon"
+)]
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,

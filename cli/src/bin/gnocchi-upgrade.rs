@@ -10,7 +10,11 @@ use clap::Parser;
 use gnocchi_cli::{ConfigArgs, UpgradeOptions};
 
 #[derive(Parser)]
-#[command(name = "gnocchi-upgrade", version, about = "Create or upgrade the gnocchi-rs stores")]
+#[command(
+    name = "gnocchi-upgrade",
+    version,
+    about = "Create or upgrade the gnocchi-rs stores"
+)]
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,

@@ -80,7 +80,10 @@ fn measures_answered_202_survive_sigkill_of_metricd_and_api() {
             let ts: Vec<i64> = (0..PER_BATCH)
                 .map(|i| start_s + (b * PER_BATCH + i) as i64)
                 .collect();
-            let body: Vec<_> = ts.iter().map(|t| json!({"timestamp": t, "value": 1})).collect();
+            let body: Vec<_> = ts
+                .iter()
+                .map(|t| json!({"timestamp": t, "value": 1}))
+                .collect();
             let (status, _) = request(
                 "POST",
                 &format!("{base}/v1/metric/{id}/measures"),

@@ -13,7 +13,13 @@ fn serve_ingests_and_aggregates_on_the_embedded_default() {
     let port = free_port().to_string();
     let _server = spawn(
         &bin("gnocchi"),
-        &["serve", "--data-dir", data.to_str().unwrap(), "--port", &port],
+        &[
+            "serve",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--port",
+            &port,
+        ],
         &dir.path().join("serve.log"),
     );
     let base = format!("http://127.0.0.1:{port}");
