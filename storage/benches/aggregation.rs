@@ -12,7 +12,10 @@ use gnocchi_storage::__bench as engine;
 const N: usize = 86_400;
 
 fn methods(names: &[&str]) -> Vec<AggregationMethod> {
-    names.iter().map(|n| n.parse().expect("valid method")).collect()
+    names
+        .iter()
+        .map(|n| n.parse().expect("valid method"))
+        .collect()
 }
 
 fn aggregation(c: &mut Criterion) {
@@ -22,7 +25,18 @@ fn aggregation(c: &mut Criterion) {
     let g = 60 * S;
     let mut group = c.benchmark_group("aggregate_86400pts_at_60s");
     group.throughput(Throughput::Elements(N as u64));
-    for name in ["mean", "sum", "last", "max", "min", "std", "count", "median", "95pct", "rate:mean"] {
+    for name in [
+        "mean",
+        "sum",
+        "last",
+        "max",
+        "min",
+        "std",
+        "count",
+        "median",
+        "95pct",
+        "rate:mean",
+    ] {
         let m: AggregationMethod = name.parse().expect("valid method");
         group.bench_with_input(BenchmarkId::from_parameter(name), &m, |b, &m| {
             b.iter(|| engine::aggregate_points(black_box(&ts), black_box(&v), g, m))

@@ -8,9 +8,11 @@
 //! series with [`crate::read_measures`], calls [`plan_granularities`] and [`evaluate`], and maps
 //! [`OperationError`] / [`AggregatesError`] to Gnocchi's messages (api.md §11.1).
 
+mod align;
 mod eval;
-mod ops;
+mod history;
 mod operation;
+mod ops;
 mod parse;
 mod render;
 
@@ -24,7 +26,9 @@ use std::fmt;
 use gnocchi_core::{AggregationMethod, ArchivePolicy, ErrorKind};
 use snafu::Snafu;
 
-pub use eval::{evaluate, plan_granularities};
+pub use align::plan_granularities;
+pub use eval::evaluate;
+pub use history::{apply_usage_coefficient, merge_consecutive_timestamps};
 pub use operation::{BinaryOp, Operation, ReduceBase, ReduceMethod, Reference, UnaryOp};
 pub use parse::{parse_operations, OperationError};
 pub use render::{measures_json, points_json};
@@ -199,7 +203,7 @@ pub enum Measures {
 #[snafu(visibility(pub(crate)))]
 #[non_exhaustive]
 pub enum AggregatesError {
-    /// 404 `{"cause": "Metrics with unknown aggregation", "detail": [[id, agg], ...]}`: the
+    /// 404, cause "Metrics with unknown aggregation", detail `[[id, agg], ...]`: the
     /// aggregation is not a method name or not in the metric's policy.
     #[snafu(display("metrics with unknown aggregation: {references:?}"))]
     UnknownAggregation {

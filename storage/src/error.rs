@@ -86,6 +86,13 @@ pub enum Error {
         /// The period given, in nanoseconds.
         resample_ns: i64,
     },
+    /// A calendar resample of a `rate:` method (engine.md §6.1.3, §10.2: Gnocchi answers 500; we
+    /// answer 400).
+    #[snafu(display("cannot resample {method} to a calendar period"))]
+    CalendarRateResample {
+        /// The method asked for.
+        method: gnocchi_core::AggregationMethod,
+    },
     /// A blocking driver task panicked or was cancelled.
     #[snafu(display("blocking {op} task failed"))]
     BlockingTask {
@@ -109,6 +116,7 @@ impl Error {
             Error::GranularityNotInPolicy { .. } => ErrorKind::NotFound,
             Error::ResampleWithoutGranularity => ErrorKind::Invalid,
             Error::NonPositiveResample { .. } => ErrorKind::Invalid,
+            Error::CalendarRateResample { .. } => ErrorKind::Invalid,
             Error::BlockingTask { .. } => ErrorKind::Internal,
         }
     }

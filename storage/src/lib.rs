@@ -4,7 +4,9 @@
 //! Knows nothing of HTTP or SQL; metric metadata comes from the caller.
 
 mod aggregate;
+mod aggregates;
 mod atomic;
+mod calendar;
 mod engine;
 mod error;
 mod incoming;
@@ -26,3 +28,10 @@ pub use incoming::{DEFAULT_SACKS, MAX_SACKS, MEASURE_BYTES};
 pub use incoming::contract as incoming_contract;
 pub use process::{process_metric, process_pending, ProcessOutcome};
 pub use read::{read_measures, AggregatedPoint, MeasuresQuery};
+pub use aggregates::{
+    apply_usage_coefficient, evaluate, measures_json, merge_consecutive_timestamps,
+    parse_operations, plan_granularities, points_json, AggregatesError, BinaryOp, Column,
+    ColumnName, ColumnPolicy, EvalOptions, Fill, Filling, Measures, Operation, OperationError,
+    OutputPoint, Period, ReduceBase, ReduceMethod, Reference, UnaryOp,
+};
+pub use calendar::{resample_calendar, CalendarUnit};

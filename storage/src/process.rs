@@ -51,7 +51,9 @@ pub async fn process_metric(
     let policy_c = policy.clone();
     let computed = tokio::task::spawn_blocking(move || compute(&policy_c, metric, raw, new))
         .await
-        .context(BlockingTaskSnafu { op: "aggregate metric" })?;
+        .context(BlockingTaskSnafu {
+            op: "aggregate metric",
+        })?;
 
     // Fetch what the merge needs: the stored splits touched, and the split lists of the series
     // whose raw cutoff moved into a new split (deletion candidates).

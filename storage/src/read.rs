@@ -76,7 +76,9 @@ pub async fn read_measures(
             .list_splits(metric, query.method, g)
             .await?
             .into_iter()
-            .filter(|k| lo.is_none_or(|lo| k.start_ns >= lo) && hi.is_none_or(|hi| k.start_ns <= hi))
+            .filter(|k| {
+                lo.is_none_or(|lo| k.start_ns >= lo) && hi.is_none_or(|hi| k.start_ns <= hi)
+            })
             .collect();
         keys.sort_unstable();
         let bytes = if keys.is_empty() {
@@ -95,7 +97,9 @@ pub async fn read_measures(
         out
     })
     .await
-    .context(BlockingTaskSnafu { op: "read measures" })
+    .context(BlockingTaskSnafu {
+        op: "read measures",
+    })
 }
 
 /// Validates the query against the policy and returns the items to read, coarsest first.
@@ -105,7 +109,10 @@ fn select(
     query: &MeasuresQuery,
 ) -> Result<Vec<ArchivePolicyItem>> {
     if let Some(r) = query.resample_ns {
-        ensure!(query.granularity_ns.is_some(), ResampleWithoutGranularitySnafu);
+        ensure!(
+            query.granularity_ns.is_some(),
+            ResampleWithoutGranularitySnafu
+        );
         ensure!(r > 0, NonPositiveResampleSnafu { resample_ns: r });
     }
     ensure!(
@@ -134,7 +141,7 @@ fn select(
         None => policy.definition.clone(),
     };
     items.retain(|d| d.granularity_ns > 0);
-    items.sort_by(|a, b| b.granularity_ns.cmp(&a.granularity_ns));
+    items.sort_by_key(|d| std::cmp::Reverse(d.granularity_ns));
     Ok(items)
 }
 
@@ -157,7 +164,9 @@ fn render(
                 split_key_ns = key.start_ns, "Undecodable split read as empty.");
             continue;
         };
-        if s.last_ts().is_none_or(|l| part.first_ts().is_none_or(|f| f > l)) {
+        if s.last_ts()
+            .is_none_or(|l| part.first_ts().is_none_or(|f| f > l))
+        {
             s.ts.extend_from_slice(&part.ts);
             s.values.extend_from_slice(&part.values);
         } else {

@@ -4,11 +4,11 @@
 /// Integers per bit-packing block of an integer column.
 const BLOCK: usize = 128;
 
-/// Appends bits LSB-first to a byte vector.
+/// Appends bits LSB-first to a byte vector, a 64-bit word at a time.
 #[derive(Debug, Default)]
 pub(crate) struct BitWriter {
     out: Vec<u8>,
-    acc: u128,
+    acc: u64,
     nbits: u32,
 }
 
@@ -20,12 +20,15 @@ impl BitWriter {
             return;
         }
         let v = if n == 64 { v } else { v & ((1u64 << n) - 1) };
-        self.acc |= u128::from(v) << self.nbits;
-        self.nbits += n;
-        while self.nbits >= 8 {
-            self.out.push(self.acc as u8);
-            self.acc >>= 8;
-            self.nbits -= 8;
+        // Invariant: nbits < 64.
+        self.acc |= v << self.nbits;
+        if self.nbits + n < 64 {
+            self.nbits += n;
+        } else {
+            self.out.extend_from_slice(&self.acc.to_le_bytes());
+            let fit = 64 - self.nbits;
+            self.acc = if fit == 64 { 0 } else { v >> fit };
+            self.nbits = n - fit;
         }
     }
 
@@ -37,20 +40,18 @@ impl BitWriter {
 
     /// Pads to a byte boundary and returns the bytes.
     pub(crate) fn finish(mut self) -> Vec<u8> {
-        if self.nbits > 0 {
-            self.out.push(self.acc as u8);
-        }
+        let tail = self.nbits.div_ceil(8) as usize;
+        self.out.extend_from_slice(&self.acc.to_le_bytes()[..tail]);
         self.out
     }
 }
 
-/// Reads bits LSB-first from a byte slice.
+/// Reads bits LSB-first from a byte slice by unaligned 64-bit loads.
 #[derive(Debug)]
 pub(crate) struct BitReader<'a> {
     data: &'a [u8],
     pos: usize,
-    acc: u128,
-    nbits: u32,
+    total: usize,
 }
 
 impl<'a> BitReader<'a> {
@@ -59,8 +60,7 @@ impl<'a> BitReader<'a> {
         Self {
             data,
             pos: 0,
-            acc: 0,
-            nbits: 0,
+            total: data.len().saturating_mul(8),
         }
     }
 
@@ -70,20 +70,21 @@ impl<'a> BitReader<'a> {
         if n == 0 {
             return Some(0);
         }
-        while self.nbits < n {
-            let byte = *self.data.get(self.pos)?;
-            self.pos += 1;
-            self.acc |= u128::from(byte) << self.nbits;
-            self.nbits += 8;
+        if self.pos + n as usize > self.total {
+            return None;
         }
-        let v = if n == 64 {
-            self.acc as u64
-        } else {
-            (self.acc as u64) & ((1u64 << n) - 1)
-        };
-        self.acc >>= n;
-        self.nbits -= n;
-        Some(v)
+        let byte = self.pos / 8;
+        let shift = (self.pos % 8) as u32;
+        let mut word = [0u8; 8];
+        let avail = (self.data.len() - byte).min(8);
+        word[..avail].copy_from_slice(&self.data[byte..byte + avail]);
+        let mut v = u64::from_le_bytes(word) >> shift;
+        if shift + n > 64 {
+            let extra = self.data.get(byte + 8).copied().unwrap_or(0);
+            v |= u64::from(extra) << (64 - shift);
+        }
+        self.pos += n as usize;
+        Some(if n == 64 { v } else { v & ((1u64 << n) - 1) })
     }
 
     /// Reads one bit.

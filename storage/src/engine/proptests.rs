@@ -117,9 +117,8 @@ fn value() -> impl Strategy<Value = f64> {
 /// Sorted, deduplicated points over about two hours, ns jitter included.
 fn points() -> impl Strategy<Value = Vec<(i64, f64)>> {
     prop::collection::btree_map(
-        prop_oneof![0i64..7200, 0i64..600].prop_flat_map(|s| {
-            prop_oneof![Just(s * S), (0i64..S).prop_map(move |j| s * S + j)]
-        }),
+        prop_oneof![0i64..7200, 0i64..600]
+            .prop_flat_map(|s| prop_oneof![Just(s * S), (0i64..S).prop_map(move |j| s * S + j)]),
         value(),
         0..300,
     )
@@ -139,7 +138,12 @@ fn to_series(points: &[(i64, f64)]) -> Series {
 }
 
 fn assert_same(got: &Series, want: &[(i64, f64)]) -> Result<(), TestCaseError> {
-    let got: Vec<(i64, f64)> = got.ts.iter().copied().zip(got.values.iter().copied()).collect();
+    let got: Vec<(i64, f64)> = got
+        .ts
+        .iter()
+        .copied()
+        .zip(got.values.iter().copied())
+        .collect();
     prop_assert_eq!(got.len(), want.len(), "{:?} vs {:?}", got, want);
     for (a, b) in got.iter().zip(want) {
         prop_assert!(a.0 == b.0 && same(a.1, b.1), "{:?} vs {:?}", a, b);

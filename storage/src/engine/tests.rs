@@ -46,6 +46,8 @@ fn agg(s: &Series, g: i64, method: &str) -> Vec<f64> {
 }
 
 #[test]
+// The figures are the spec's, digit for digit (Python reprs).
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
 fn worked_example_of_every_method_section_3_5() {
     let s = worked();
     let g = 60 * S;
@@ -60,7 +62,10 @@ fn worked_example_of_every_method_section_3_5() {
         ("56pct", [3.4800000000000004, 10.8, 3.120000000000001]),
         ("min", [2.0, 8.0, 2.0]),
         ("max", [5.0, 42.0, 4.0]),
-        ("std", [1.3416407864998738, 13.266499161421599, 1.4142135623730951]),
+        (
+            "std",
+            [1.3416407864998738, 13.266499161421599, 1.4142135623730951],
+        ),
         ("99pct", [5.0, 41.0, 3.98]),
     ];
     for (name, expected) in table {
@@ -73,7 +78,10 @@ fn worked_example_of_every_method_section_3_5() {
         assert_eq!(got, expected, "{name}");
     }
     let groups = group(&s.ts, g);
-    assert_eq!(groups.buckets, vec![at(12, 0, 0), at(12, 1, 0), at(12, 2, 0)]);
+    assert_eq!(
+        groups.buckets,
+        vec![at(12, 0, 0), at(12, 1, 0), at(12, 2, 0)]
+    );
 }
 
 #[test]
@@ -85,6 +93,7 @@ fn percentile_offset_quirk_section_3_5() {
 }
 
 #[test]
+#[allow(clippy::excessive_precision)]
 fn small_bucket_examples_section_3_5() {
     let b = |vals: &[f64]| {
         series(
@@ -98,7 +107,10 @@ fn small_bucket_examples_section_3_5() {
     assert_eq!(agg(&b(&[3.0, 5.0, 6.0]), 60 * S, "74pct"), vec![5.48]);
     assert_eq!(agg(&b(&[3.0, 5.0, 6.0]), 60 * S, "95pct"), vec![5.9]);
     assert_eq!(agg(&b(&[5.0, 6.0, 9.0]), 60 * S, "95pct"), vec![8.7]);
-    assert_eq!(agg(&b(&[3.0, 6.0, 5.0]), 60 * S, "std"), vec![1.5275252316519465]);
+    assert_eq!(
+        agg(&b(&[3.0, 6.0, 5.0]), 60 * S, "std"),
+        vec![1.5275252316519465]
+    );
     // A one-point bucket has no std at all.
     assert_eq!(agg(&b(&[3.0]), 60 * S, "std"), Vec::<f64>::new());
 }
@@ -161,7 +173,10 @@ fn rate_predecessor_window_section_3_6() {
     let raw = series(&[(at(12, 0, 0), 10.0), (at(12, 1, 30), 20.0)]);
     let r = aggregate_rate(&raw, g, at(12, 1, 0), Op::Mean);
     assert_eq!((r.ts, r.values), (vec![at(12, 1, 0)], vec![10.0]));
-    assert_eq!(differences(&[1, 2, 4], &[1.0, 4.0, 2.0], None).values, vec![3.0, -2.0]);
+    assert_eq!(
+        differences(&[1, 2, 4], &[1.0, 4.0, 2.0], None).values,
+        vec![3.0, -2.0]
+    );
 }
 
 #[test]
@@ -202,9 +217,16 @@ fn resample_examples_section_6_1_2() {
     assert_eq!(r.values, vec![43.1, 14.0, 10.0]);
 
     // Stored 60-s rate:last of i² once a minute: 1, 3, …, 21; resample 300 differentiates again.
-    let raw = series(&(0..12).map(|i| (at(12, i, 0), (i * i) as f64)).collect::<Vec<_>>());
+    let raw = series(
+        &(0..12)
+            .map(|i| (at(12, i, 0), (i * i) as f64))
+            .collect::<Vec<_>>(),
+    );
     let stored = aggregate_rate(&raw, 60 * S, at(12, 0, 0), Op::Last);
-    assert_eq!(stored.values, (1..12).map(|i| (2 * i - 1) as f64).collect::<Vec<_>>());
+    assert_eq!(
+        stored.values,
+        (1..12).map(|i| (2 * i - 1) as f64).collect::<Vec<_>>()
+    );
     let r = resample(&stored, 300 * S, m("rate:last"));
     assert_eq!(r.values, vec![2.0, 2.0, 2.0]);
     let last = aggregate(&group(&raw.ts, 60 * S), &raw.values, Op::Last);
@@ -307,7 +329,10 @@ fn bytes_per_point_section_4_4() {
         assert_eq!(decode_split(&bytes, key, g).as_ref(), Some(&s));
         let bpp = bytes.len() as f64 / 3600.0;
         println!("| split: {name} | {bpp:.3} | {theirs} |");
-        assert!(bpp < theirs, "{name}: {bpp} B/pt not below Gnocchi's {theirs}");
+        assert!(
+            bpp < theirs,
+            "{name}: {bpp} B/pt not below Gnocchi's {theirs}"
+        );
     }
     // 10 % of slots present.
     let values = shape("random walk 2 decimals", 360, &mut rng);
@@ -331,14 +356,33 @@ fn bytes_per_point_section_4_4() {
 
     // Raw buffers.
     for (name, jitter, shape_name, theirs) in [
-        ("raw: exact 10-s timestamps, 2-dec. walk", false, "random walk 2 decimals", 4.44),
-        ("raw: jittered ns timestamps, 2-dec. walk", true, "random walk 2 decimals", 10.55),
-        ("raw: exact 10-s timestamps, constant", false, "constant", 0.07),
+        (
+            "raw: exact 10-s timestamps, 2-dec. walk",
+            false,
+            "random walk 2 decimals",
+            4.44,
+        ),
+        (
+            "raw: jittered ns timestamps, 2-dec. walk",
+            true,
+            "random walk 2 decimals",
+            10.55,
+        ),
+        (
+            "raw: exact 10-s timestamps, constant",
+            false,
+            "constant",
+            0.07,
+        ),
     ] {
         let values = shape(shape_name, 3600, &mut rng);
         let ts = (0..3600)
             .map(|i| {
-                let j = if jitter { (rng.next_u64() % 1_000_000_000) as i64 } else { 0 };
+                let j = if jitter {
+                    (rng.next_u64() % 1_000_000_000) as i64
+                } else {
+                    0
+                };
                 DAY + i * 10 * S + j
             })
             .collect();
@@ -356,7 +400,11 @@ fn split_layouts_round_trip() {
     let g = 60 * S;
     let key = split_key(DAY, g);
     // Off-grid timestamps use the explicit layout.
-    let s = series(&[(key + 7, 1.0), (key + g * 4000, f64::NAN), (key + g * 4000 + 1, -0.0)]);
+    let s = series(&[
+        (key + 7, 1.0),
+        (key + g * 4000, f64::NAN),
+        (key + g * 4000 + 1, -0.0),
+    ]);
     let bytes = encode_split(key, g, &s);
     let back = decode_split(&bytes, key, g).expect("decodes");
     assert_eq!(back.ts, s.ts);
@@ -367,7 +415,11 @@ fn split_layouts_round_trip() {
     let e = encode_split(key, g, &Series::default());
     assert_eq!(decode_split(&e, key, g), Some(Series::default()));
     // Unknown version and truncation are errors, not panics.
-    let full = series(&(0..3600).map(|i| (key + i * g, i as f64 * 0.5)).collect::<Vec<_>>());
+    let full = series(
+        &(0..3600)
+            .map(|i| (key + i * g, i as f64 * 0.5))
+            .collect::<Vec<_>>(),
+    );
     let mut bytes = encode_split(key, g, &full);
     for cut in 0..bytes.len() {
         assert_eq!(decode_split(&bytes[..cut], key, g), None, "cut at {cut}");

@@ -233,7 +233,15 @@ mod tests {
 
     #[test]
     fn special_values_round_trip() {
-        round_trip(&[f64::NAN, 1.0, f64::INFINITY, -0.0, f64::NEG_INFINITY, 1e-300, 0.0]);
+        round_trip(&[
+            f64::NAN,
+            1.0,
+            f64::INFINITY,
+            -0.0,
+            f64::NEG_INFINITY,
+            1e-300,
+            0.0,
+        ]);
         round_trip(&[-0.0]);
         round_trip(&[1.5]);
         round_trip(&[1.25, 2.5]);
@@ -242,7 +250,9 @@ mod tests {
 
     #[test]
     fn decimals_use_the_decimal_encoding() {
-        let v: Vec<f64> = (0..1000).map(|i| ((i * 37 % 1001) as f64) / 100.0).collect();
+        let v: Vec<f64> = (0..1000)
+            .map(|i| ((i * 37 % 1001) as f64) / 100.0)
+            .collect();
         let len = round_trip(&v);
         assert!(len < 1000 * 2, "{len}");
         let mut out = Vec::new();

@@ -15,7 +15,11 @@ fn at(h: i64, m: i64, s: i64) -> i64 {
     DAY + (h * 3600 + m * 60 + s) * S
 }
 
-pub(crate) fn policy(items: &[(i64, Option<u64>)], methods: &[&str], back_window: u64) -> ArchivePolicy {
+pub(crate) fn policy(
+    items: &[(i64, Option<u64>)],
+    methods: &[&str],
+    back_window: u64,
+) -> ArchivePolicy {
     ArchivePolicy {
         name: "test".into(),
         back_window,
@@ -33,31 +37,60 @@ pub(crate) fn policy(items: &[(i64, Option<u64>)], methods: &[&str], back_window
     }
 }
 
-async fn read(st: &MemoryStorage, p: &ArchivePolicy, id: Uuid, method: &str) -> Vec<(i64, i64, f64)> {
+async fn read(
+    st: &MemoryStorage,
+    p: &ArchivePolicy,
+    id: Uuid,
+    method: &str,
+) -> Vec<(i64, i64, f64)> {
     let q = MeasuresQuery::new(method.parse().expect("valid method"));
     read_measures(st, p, id, &q)
         .await
         .expect("reads")
         .into_iter()
-        .map(|AggregatedPoint { timestamp_ns, granularity_ns, value }| {
-            (timestamp_ns, granularity_ns / S, value)
-        })
+        .map(
+            |AggregatedPoint {
+                 timestamp_ns,
+                 granularity_ns,
+                 value,
+             }| { (timestamp_ns, granularity_ns / S, value) },
+        )
         .collect()
 }
 
-async fn pass(st: &MemoryStorage, p: &ArchivePolicy, id: Uuid, pts: &[(i64, f64)]) -> ProcessOutcome {
+async fn pass(
+    st: &MemoryStorage,
+    p: &ArchivePolicy,
+    id: Uuid,
+    pts: &[(i64, f64)],
+) -> ProcessOutcome {
     let measures = pts.iter().map(|&(t, v)| Measure::new(t, v)).collect();
-    process_metric(st, p, id, measures).await.expect("processes")
+    process_metric(st, p, id, measures)
+        .await
+        .expect("processes")
 }
 
 #[tokio::test]
 async fn rate_mean_batching_table_section_3_6() {
     let p = policy(&[(60, Some(1000))], &["rate:mean"], 0);
-    let cases: [(&[(i64, f64)], bool, Vec<(i64, i64, f64)>); 4] = [
-        (&[(at(12, 0, 0), 10.0), (at(12, 5, 0), 20.0)], false, vec![(at(12, 5, 0), 60, 10.0)]),
+    type Case<'a> = (&'a [(i64, f64)], bool, Vec<(i64, i64, f64)>);
+    let cases: [Case; 4] = [
+        (
+            &[(at(12, 0, 0), 10.0), (at(12, 5, 0), 20.0)],
+            false,
+            vec![(at(12, 5, 0), 60, 10.0)],
+        ),
         (&[(at(12, 0, 0), 10.0), (at(12, 5, 0), 20.0)], true, vec![]),
-        (&[(at(12, 0, 0), 10.0), (at(12, 1, 30), 20.0)], true, vec![(at(12, 1, 0), 60, 10.0)]),
-        (&[(at(12, 0, 50), 10.0), (at(12, 2, 10), 20.0)], true, vec![]),
+        (
+            &[(at(12, 0, 0), 10.0), (at(12, 1, 30), 20.0)],
+            true,
+            vec![(at(12, 1, 0), 60, 10.0)],
+        ),
+        (
+            &[(at(12, 0, 50), 10.0), (at(12, 2, 10), 20.0)],
+            true,
+            vec![],
+        ),
     ];
     for (pts, two_passes, expected) in cases {
         let st = MemoryStorage::default();
@@ -68,7 +101,11 @@ async fn rate_mean_batching_table_section_3_6() {
         } else {
             pass(&st, &p, id, pts).await;
         }
-        assert_eq!(read(&st, &p, id, "rate:mean").await, expected, "{pts:?} {two_passes}");
+        assert_eq!(
+            read(&st, &p, id, "rate:mean").await,
+            expected,
+            "{pts:?} {two_passes}"
+        );
     }
 }
 
@@ -92,7 +129,11 @@ async fn non_dividing_granularities_quirk_section_3_4_3() {
     let p = policy(&[(60, None), (90, None)], &["mean"], 0);
     let st = MemoryStorage::default();
     let id = Uuid::new_v4();
-    for (t, v) in [(at(12, 1, 20), 10.0), (at(12, 1, 40), 20.0), (at(12, 1, 50), 30.0)] {
+    for (t, v) in [
+        (at(12, 1, 20), 10.0),
+        (at(12, 1, 40), 20.0),
+        (at(12, 1, 50), 30.0),
+    ] {
         pass(&st, &p, id, &[(t, v)]).await;
     }
     let out = read(&st, &p, id, "mean").await;
@@ -100,7 +141,11 @@ async fn non_dividing_granularities_quirk_section_3_4_3() {
     // 12:01 = 25 because the 10 was cut from the raw buffer at 12:01:30.
     assert_eq!(
         out,
-        vec![(at(12, 0, 0), 90, 10.0), (at(12, 1, 30), 90, 25.0), (at(12, 1, 0), 60, 25.0)]
+        vec![
+            (at(12, 0, 0), 90, 10.0),
+            (at(12, 1, 30), 90, 25.0),
+            (at(12, 1, 0), 60, 25.0)
+        ]
     );
 }
 
@@ -126,7 +171,17 @@ async fn late_everything_recomputes_same_numbers() {
     let p = policy(&[(60, Some(100))], &["mean", "rate:sum"], 0);
     let st = MemoryStorage::default();
     let id = Uuid::new_v4();
-    pass(&st, &p, id, &[(at(12, 0, 0), 1.0), (at(12, 10, 0), 2.0), (at(12, 20, 0), 4.0)]).await;
+    pass(
+        &st,
+        &p,
+        id,
+        &[
+            (at(12, 0, 0), 1.0),
+            (at(12, 10, 0), 2.0),
+            (at(12, 20, 0), 4.0),
+        ],
+    )
+    .await;
     let before = read(&st, &p, id, "mean").await;
     let o = pass(&st, &p, id, &[(at(10, 0, 0), 9.0)]).await;
     assert_eq!(o.dropped_late, 1);
@@ -146,7 +201,10 @@ async fn old_splits_are_deleted_section_4_5() {
     assert_eq!(o.splits_deleted, 1);
     let keys: Vec<i64> = st.split_keys(id).iter().map(|k| k.start_ns).collect();
     assert_eq!(keys, vec![at(13, 0, 0)]);
-    assert_eq!(read(&st, &p, id, "mean").await, vec![(at(13, 0, 5), 1, 4.0)]);
+    assert_eq!(
+        read(&st, &p, id, "mean").await,
+        vec![(at(13, 0, 5), 1, 4.0)]
+    );
 }
 
 #[tokio::test]
@@ -160,7 +218,10 @@ async fn corrupt_raw_and_split_are_treated_as_empty_section_4_3() {
     st.put_raw(id, vec![0xff]);
     assert_eq!(read(&st, &p, id, "sum").await, vec![]);
     pass(&st, &p, id, &[(at(12, 1, 0), 5.0)]).await;
-    assert_eq!(read(&st, &p, id, "sum").await, vec![(at(12, 1, 0), 60, 5.0)]);
+    assert_eq!(
+        read(&st, &p, id, "sum").await,
+        vec![(at(12, 1, 0), 60, 5.0)]
+    );
 }
 
 #[tokio::test]
@@ -168,14 +229,21 @@ async fn empty_batch_does_nothing() {
     let p = policy(&[(60, None)], &["sum"], 0);
     let st = MemoryStorage::default();
     let id = Uuid::new_v4();
-    assert_eq!(process_metric(&st, &p, id, Vec::new()).await.expect("ok"), ProcessOutcome::default());
+    assert_eq!(
+        process_metric(&st, &p, id, Vec::new()).await.expect("ok"),
+        ProcessOutcome::default()
+    );
     assert_eq!(st.read_raw(id).await.expect("ok"), None);
 }
 
 #[tokio::test]
 async fn a_day_at_one_minute_is_small_on_disk() {
     // A 2-decimal random walk, 1440 points, 6 default methods: far below 8 B/pt.
-    let p = policy(&[(60, Some(1440))], &["mean", "min", "max", "sum", "std", "count"], 0);
+    let p = policy(
+        &[(60, Some(1440))],
+        &["mean", "min", "max", "sum", "std", "count"],
+        0,
+    );
     let st = MemoryStorage::default();
     let id = Uuid::new_v4();
     let mut x = 50.0f64;
@@ -214,7 +282,9 @@ mod model {
         pub(super) fn pass(&mut self, p: &ArchivePolicy, new: &[(i64, f64)]) {
             let mut new = new.to_vec();
             new.sort_by(|a, b| a.0.cmp(&b.0).then(cmp_nan_last(a.1, b.1)));
-            let Some(&(first_new, _)) = new.first() else { return };
+            let Some(&(first_new, _)) = new.first() else {
+                return;
+            };
             let block = p.max_block_size_ns();
             let bw = p.effective_back_window() as i64;
             if let Some((&last, _)) = self.raw.last_key_value() {
@@ -255,11 +325,13 @@ mod model {
 
         pub(super) fn read(&self, p: &ArchivePolicy, m: AggregationMethod) -> Vec<(i64, i64, f64)> {
             let mut items = p.definition.clone();
-            items.sort_by(|a, b| b.granularity_ns.cmp(&a.granularity_ns));
+            items.sort_by_key(|d| std::cmp::Reverse(d.granularity_ns));
             let mut out = Vec::new();
             for item in items {
                 let g = item.granularity_ns;
-                let Some(s) = self.stored.get(&(m, g)) else { continue };
+                let Some(s) = self.stored.get(&(m, g)) else {
+                    continue;
+                };
                 let last = s.keys().next_back().copied().unwrap_or(0);
                 for (&t, &v) in s {
                     if item.timespan_ns().is_none_or(|ts| t > last - ts) {
@@ -278,18 +350,30 @@ mod multi_pass {
     use super::*;
     use crate::engine::proptests::same;
 
+    /// Passes moving forward in time (pass `i` around `i × 10 min`, overlapping the previous
+    /// ones), with a few late and duplicate measures.
     fn passes() -> impl Strategy<Value = Vec<Vec<(i64, f64)>>> {
         let point = (
-            0i64..3 * 3600,
-            prop_oneof![Just(0i64), 0i64..S],
+            prop_oneof![8 => -900i64..600, 1 => -7200i64..600],
+            prop_oneof![3 => Just(0i64), 1 => 0i64..S],
             prop_oneof![
                 6 => (-20i32..20).prop_map(f64::from),
                 2 => (-2000i32..2000).prop_map(|x| f64::from(x) / 100.0),
                 1 => Just(f64::NAN),
             ],
-        )
-            .prop_map(|(s, j, v)| (DAY + s * S + j, v));
-        prop::collection::vec(prop::collection::vec(point, 1..40), 1..6)
+        );
+        prop::collection::vec(prop::collection::vec(point, 1..60), 1..8).prop_map(|passes| {
+            passes
+                .into_iter()
+                .enumerate()
+                .map(|(i, pts)| {
+                    let base = DAY + 7200 * S + i as i64 * 600 * S;
+                    pts.into_iter()
+                        .map(|(s, j, v)| (base + s * S + j, v))
+                        .collect()
+                })
+                .collect()
+        })
     }
 
     fn policies() -> impl Strategy<Value = ArchivePolicy> {
@@ -302,8 +386,22 @@ mod multi_pass {
             items.sort();
             items.dedup_by_key(|i| i.0);
             let methods = [
-                "mean", "sum", "last", "first", "min", "max", "median", "std", "count", "56pct",
-                "95pct", "rate:mean", "rate:last", "rate:95pct", "rate:std", "rate:count",
+                "mean",
+                "sum",
+                "last",
+                "first",
+                "min",
+                "max",
+                "median",
+                "std",
+                "count",
+                "56pct",
+                "95pct",
+                "rate:mean",
+                "rate:last",
+                "rate:95pct",
+                "rate:std",
+                "rate:count",
             ];
             policy(&items, &methods, bw)
         })
@@ -338,4 +436,42 @@ mod multi_pass {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn process_pending_acks_after_the_write() {
+    use crate::{FileIncoming, Incoming};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    FileIncoming::upgrade(dir.path(), 4).expect("upgrade");
+    let incoming = FileIncoming::open(dir.path()).expect("open");
+    let p = policy(&[(60, None)], &["sum"], 0);
+    let st = MemoryStorage::default();
+    let id = Uuid::new_v4();
+    let a = vec![
+        Measure::new(at(12, 0, 0), 1.0),
+        Measure::new(at(12, 0, 30), 2.0),
+    ];
+    let b = vec![Measure::new(at(12, 1, 0), 4.0)];
+    incoming.add_measures(&[(id, a)]).await.expect("add");
+    incoming.add_measures(&[(id, b)]).await.expect("add");
+    let o = process_pending(&incoming, &st, &p, id)
+        .await
+        .expect("processes")
+        .expect("something was pending");
+    assert_eq!((o.measures, o.newest_measure_ns), (3, Some(at(12, 1, 0))));
+    assert_eq!(
+        read(&st, &p, id, "sum").await,
+        vec![(at(12, 0, 0), 60, 3.0), (at(12, 1, 0), 60, 4.0)]
+    );
+    assert!(incoming
+        .read_measures(id)
+        .await
+        .expect("read")
+        .token
+        .is_empty());
+    assert_eq!(
+        process_pending(&incoming, &st, &p, id).await.expect("ok"),
+        None
+    );
 }

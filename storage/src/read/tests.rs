@@ -35,7 +35,9 @@ async fn load(p: &ArchivePolicy, pts: &[(i64, f64)]) -> (MemoryStorage, Uuid) {
     let st = MemoryStorage::default();
     let id = Uuid::new_v4();
     let measures = pts.iter().map(|&(t, v)| Measure::new(t, v)).collect();
-    process_metric(&st, p, id, measures).await.expect("processes");
+    process_metric(&st, p, id, measures)
+        .await
+        .expect("processes");
     (st, id)
 }
 
@@ -58,12 +60,19 @@ async fn time_range_example_section_6_1_1() {
     query.start_ns = Some(at(14, 33, 57));
     query.stop_ns = Some(at(14, 34, 0));
     let got = triples(read_measures(&st, &p, id, &query).await.expect("reads"));
-    assert_eq!(got, vec![(at(14, 30, 0), 300, 27.55), (at(14, 33, 57), 1, 43.1)]);
+    assert_eq!(
+        got,
+        vec![(at(14, 30, 0), 300, 27.55), (at(14, 33, 57), 1, 43.1)]
+    );
     // Unbounded: coarsest first, ascending within a granularity.
     let got = triples(read_measures(&st, &p, id, &q("mean")).await.expect("reads"));
     assert_eq!(
         got,
-        vec![(at(14, 30, 0), 300, 27.55), (at(14, 33, 57), 1, 43.1), (at(14, 34, 12), 1, 12.0)]
+        vec![
+            (at(14, 30, 0), 300, 27.55),
+            (at(14, 33, 57), 1, 43.1),
+            (at(14, 34, 12), 1, 12.0)
+        ]
     );
 }
 
@@ -85,11 +94,21 @@ async fn resample_example_section_6_1_2() {
     query.granularity_ns = Some(S);
     query.resample_ns = Some(60 * S);
     let got = triples(read_measures(&st, &p, id, &query).await.expect("reads"));
-    assert_eq!(got, vec![(at(14, 33, 0), 60, 43.1), (at(14, 34, 0), 60, 14.0), (at(14, 35, 0), 60, 10.0)]);
+    assert_eq!(
+        got,
+        vec![
+            (at(14, 33, 0), 60, 43.1),
+            (at(14, 34, 0), 60, 14.0),
+            (at(14, 35, 0), 60, 10.0)
+        ]
+    );
     // start is rounded down to the resample period.
     query.start_ns = Some(at(14, 34, 30));
     let got = triples(read_measures(&st, &p, id, &query).await.expect("reads"));
-    assert_eq!(got, vec![(at(14, 34, 0), 60, 14.0), (at(14, 35, 0), 60, 10.0)]);
+    assert_eq!(
+        got,
+        vec![(at(14, 34, 0), 60, 14.0), (at(14, 35, 0), 60, 10.0)]
+    );
 }
 
 #[tokio::test]
@@ -98,7 +117,11 @@ async fn read_truncates_with_the_current_policy_section_3_7() {
     let pts: Vec<(i64, f64)> = (0..4).map(|i| (at(12, 0, 5 * i), i as f64)).collect();
     let (st, id) = load(&p, &pts).await;
     let shrunk = policy(&[(5, Some(2))], &["mean"]);
-    let got = triples(read_measures(&st, &shrunk, id, &q("mean")).await.expect("reads"));
+    let got = triples(
+        read_measures(&st, &shrunk, id, &q("mean"))
+            .await
+            .expect("reads"),
+    );
     assert_eq!(got, vec![(at(12, 0, 10), 5, 2.0), (at(12, 0, 15), 5, 3.0)]);
 }
 
@@ -106,7 +129,9 @@ async fn read_truncates_with_the_current_policy_section_3_7() {
 async fn never_processed_metric_reads_empty() {
     let p = policy(&[(60, None)], &["mean"]);
     let st = MemoryStorage::default();
-    let got = read_measures(&st, &p, Uuid::new_v4(), &q("mean")).await.expect("reads");
+    let got = read_measures(&st, &p, Uuid::new_v4(), &q("mean"))
+        .await
+        .expect("reads");
     assert!(got.is_empty());
 }
 
@@ -133,7 +158,9 @@ async fn errors_in_the_api_order_section_6_7() {
     match read_measures(&st, &p, id, &query).await {
         Err(e @ Error::GranularityNotInPolicy { .. }) => {
             assert_eq!(e.kind(), gnocchi_core::ErrorKind::NotFound);
-            let Error::GranularityNotInPolicy { granularity_ns, .. } = e else { unreachable!() };
+            let Error::GranularityNotInPolicy { granularity_ns, .. } = e else {
+                unreachable!()
+            };
             assert_eq!(granularity_ns, 42 * S);
         }
         other => panic!("{other:?}"),

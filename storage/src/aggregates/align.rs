@@ -1,0 +1,226 @@
+//! Planning the granularities of the references and building, per granularity, the grid of all
+//! columns on the union of their timestamps, after `fill` or the overlap rule (engine.md §6.4.1
+//! to §6.4.3).
+
+use snafu::ensure;
+
+use super::{method_of, AggregatesError, Column, ColumnPolicy, EvalOptions, Fill, Filling, Period};
+use super::{
+    GranularitiesMissingSnafu, NoGranularityMatchSnafu, NoOverlapSnafu, NotEnoughOverlapSnafu,
+    UnknownAggregationSnafu,
+};
+use crate::engine::floor_to;
+
+type Result<T, E = AggregatesError> = std::result::Result<T, E>;
+
+/// Checks the references against their policies and returns the granularities to fetch and
+/// evaluate, coarsest first (engine.md §6.4.1, api.md §11.1 step 4). In this order:
+///
+/// 1. an aggregation that is not a method name or not in the column's policy →
+///    [`AggregatesError::UnknownAggregation`] listing those columns (404);
+/// 2. with `requested_ns`: columns whose policy lacks it →
+///    [`AggregatesError::GranularitiesMissing`] (400);
+/// 3. without: the granularities of **every** column's policy; none →
+///    [`AggregatesError::NoGranularityMatch`] listing every column (400).
+///
+/// No columns: `[requested]` or `[]`.
+pub fn plan_granularities(
+    columns: &[ColumnPolicy<'_>],
+    requested_ns: Option<i64>,
+) -> Result<Vec<i64>> {
+    let pair = |c: &ColumnPolicy<'_>| (c.name.to_owned(), c.aggregation.to_owned());
+    let unknown: Vec<(String, String)> = columns
+        .iter()
+        .filter(|c| {
+            method_of(c.aggregation).is_none_or(|m| !c.policy.aggregation_methods.contains(&m))
+        })
+        .map(pair)
+        .collect();
+    ensure!(
+        unknown.is_empty(),
+        UnknownAggregationSnafu {
+            references: unknown
+        }
+    );
+    let has =
+        |c: &ColumnPolicy<'_>, g: i64| c.policy.definition.iter().any(|d| d.granularity_ns == g);
+    if let Some(g) = requested_ns {
+        let missing: Vec<(String, String, i64)> = columns
+            .iter()
+            .filter(|c| !has(c, g))
+            .map(|c| (c.name.to_owned(), c.aggregation.to_owned(), g))
+            .collect();
+        ensure!(missing.is_empty(), GranularitiesMissingSnafu { missing });
+        return Ok(vec![g]);
+    }
+    let Some(first) = columns.first() else {
+        return Ok(Vec::new());
+    };
+    let mut common: Vec<i64> = first
+        .policy
+        .definition
+        .iter()
+        .map(|d| d.granularity_ns)
+        .filter(|&g| g > 0 && columns.iter().all(|c| has(c, g)))
+        .collect();
+    common.sort_unstable_by(|a, b| b.cmp(a));
+    common.dedup();
+    ensure!(
+        !common.is_empty(),
+        NoGranularityMatchSnafu {
+            references: columns.iter().map(pair).collect::<Vec<_>>()
+        }
+    );
+    Ok(common)
+}
+
+/// The matrix of one node at one granularity: rows are timestamps, columns are series.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Frame {
+    pub(super) ts: Vec<i64>,
+    pub(super) period: Period,
+    pub(super) cols: Vec<FrameCol>,
+    /// Decides the output shape (engine.md §6.5).
+    pub(super) aggregated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct FrameCol {
+    /// The input column this one descends from, for per-column output.
+    pub(super) source: Option<usize>,
+    pub(super) values: Vec<f64>,
+}
+
+/// The grid of granularity `g` (engine.md §6.4.1), after `fill` or the overlap rule.
+pub(super) fn build_grid(columns: &[Column], g: i64, options: &EvalOptions) -> Result<Frame> {
+    let lo = options.start_ns.map(|s| floor_to(s, g));
+    let in_range = |t: i64| lo.is_none_or(|lo| t >= lo) && options.stop_ns.is_none_or(|s| t < s);
+    let mut series: Vec<Vec<(i64, f64)>> = columns
+        .iter()
+        .map(|c| {
+            let mut pts: Vec<(i64, f64)> = c
+                .points
+                .iter()
+                .filter(|p| p.granularity_ns == g && in_range(p.timestamp_ns))
+                .map(|p| (p.timestamp_ns, p.value))
+                .collect();
+            pts.sort_by_key(|p| p.0);
+            pts.dedup_by_key(|p| p.0);
+            pts
+        })
+        .collect();
+    let mut ts: Vec<i64> = series.iter().flatten().map(|p| p.0).collect();
+    ts.sort_unstable();
+    ts.dedup();
+    let mut cols: Vec<FrameCol> = series
+        .iter_mut()
+        .enumerate()
+        .map(|(i, pts)| {
+            let mut values = vec![f64::NAN; ts.len()];
+            let mut row = 0;
+            for &(t, v) in pts.iter() {
+                while ts[row] < t {
+                    row += 1;
+                }
+                values[row] = v;
+            }
+            FrameCol {
+                source: Some(i),
+                values,
+            }
+        })
+        .collect();
+    match options.filling {
+        Filling::Fill(fill) => {
+            for col in &mut cols {
+                apply_fill(fill, &mut col.values);
+            }
+        }
+        Filling::Overlap { needed_pct } => overlap(&mut ts, &mut cols, needed_pct, options)?,
+    }
+    Ok(Frame {
+        ts,
+        period: Period::Fixed(g),
+        cols,
+        aggregated: false,
+    })
+}
+
+fn apply_fill(fill: Fill, values: &mut [f64]) {
+    match fill {
+        Fill::Value(x) => values
+            .iter_mut()
+            .filter(|v| v.is_nan())
+            .for_each(|v| *v = x),
+        Fill::Null | Fill::Dropna => {}
+        Fill::Ffill => ffill(values),
+        Fill::Bfill => bfill(values),
+        Fill::FullFfill => {
+            ffill(values);
+            bfill(values);
+        }
+        Fill::FullBfill => {
+            bfill(values);
+            ffill(values);
+        }
+    }
+}
+
+fn ffill(values: &mut [f64]) {
+    let mut last = f64::NAN;
+    for v in values.iter_mut() {
+        if v.is_nan() {
+            *v = last;
+        } else {
+            last = *v;
+        }
+    }
+}
+
+fn bfill(values: &mut [f64]) {
+    let mut next = f64::NAN;
+    for v in values.iter_mut().rev() {
+        if v.is_nan() {
+            *v = next;
+        } else {
+            next = *v;
+        }
+    }
+}
+
+/// The overlap rule (engine.md §6.4.3), when `fill` is absent.
+fn overlap(
+    ts: &mut Vec<i64>,
+    cols: &mut [FrameCol],
+    needed_pct: f64,
+    options: &EvalOptions,
+) -> Result<()> {
+    let full: Vec<usize> = (0..ts.len())
+        .filter(|&r| cols.iter().all(|c| !c.values[r].is_nan()))
+        .collect();
+    ensure!(!(full.is_empty() && needed_pct > 0.0), NoOverlapSnafu);
+    if ts.is_empty() {
+        return Ok(());
+    }
+    if let (Some(&first), Some(&last)) = (full.first(), full.last()) {
+        if options.stop_ns.is_none() {
+            ts.truncate(last + 1);
+            cols.iter_mut().for_each(|c| c.values.truncate(last + 1));
+        }
+        if options.start_ns.is_none() {
+            ts.drain(..first);
+            cols.iter_mut().for_each(|c| {
+                c.values.drain(..first);
+            });
+        }
+    }
+    let pct = full.len() as f64 * 100.0 / ts.len() as f64;
+    ensure!(
+        pct >= needed_pct,
+        NotEnoughOverlapSnafu {
+            needed_pct,
+            actual_pct: pct
+        }
+    );
+    Ok(())
+}
