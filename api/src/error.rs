@@ -470,6 +470,63 @@ impl From<gnocchi_indexer::Error> for ApiError {
             E::ResourceTypeNotFound { name } => {
                 Self::not_found(format!("Resource type {name} does not exist"))
             }
+            E::ResourceTypeExists { name } => {
+                Self::conflict(format!("Resource type {name} already exists"))
+            }
+            E::ResourceTypeInUse { name } => {
+                Self::bad_request(format!("Resource type {name} is still in use"))
+            }
+            E::ResourceTypeNotActive { name, state } => Self::bad_request(format!(
+                "Resource type {name} state is {} (expected: active)",
+                state.as_str()
+            )),
+            E::InvalidAttributeName { name } => Self::bad_request(format!(
+                "Invalid input: Resource attribute name {name} is invalid"
+            )),
+            E::AttributeTypeChange {
+                type_name,
+                attribute,
+                old,
+                new,
+            } => Self::bad_request(format!(
+                "Type update is not available yet. Changing {old} to {new} for attribute \
+                 {attribute} of resource {type_name}"
+            )),
+            E::MissingFill { attribute } => Self::bad_request(format!(
+                "Invalid input: Option 'fill' of resource attribute {attribute} is invalid: \
+                 must not be empty if required=True"
+            )),
+            E::UnknownAttribute {
+                type_name,
+                attribute,
+            } => Self::bad_request(format!(
+                "Resource type {type_name} has no {attribute} attribute"
+            )),
+            E::InvalidAttributeValue { attribute, .. } => Self::invalid_input(
+                format!("not a valid value for dictionary value @ data['{attribute}']"),
+                vec![attribute],
+            ),
+            E::MissingRequiredAttribute { attribute, .. } => Self::invalid_input(
+                format!("required key not provided @ data['{attribute}']"),
+                vec![attribute],
+            ),
+            E::StartAfterEnd => Self::bad_request("Start timestamp cannot be after end timestamp"),
+            E::InvalidEndedAt {
+                type_name,
+                ended_at,
+            } => Self::bad_request(format!(
+                "Value {} for attribute ended_at on resource type {type_name} is invalid",
+                gnocchi_core::time::format_datetime(
+                    ended_at.timestamp_nanos_opt().unwrap_or(i64::MAX)
+                )
+            )),
+            E::InvalidFilterValue { field, value } => {
+                let shown = match &value {
+                    Value::String(s) => s.clone(),
+                    other => crate::pyjson::python_repr(other),
+                };
+                Self::bad_request(format!("Invalid value: `{shown}' for field `{field}'"))
+            }
             E::InvalidSortKey { key } => Self::bad_request(format!(
                 "Invalid pagination: `Sort key supplied is invalid: {key}'"
             )),
@@ -558,4 +615,70 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(res: HttpResponse) -> String {
+        let bytes = actix_web::body::to_bytes_limited(res.into_body(), 1 << 20);
+        let bytes = futures_util::FutureExt::now_or_never(bytes)
+            .expect("an in-memory body is ready")
+            .expect("within the limit")
+            .expect("readable");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    fn plain() -> RenderContext {
+        RenderContext {
+            format: ErrorFormat::Plain,
+            method: Some(Method::POST),
+            accept: None,
+            content_type: Some("text/plain".into()),
+        }
+    }
+
+    #[test]
+    fn plain_text_has_status_explanation_and_detail() {
+        let e = ApiError::invalid_input(
+            "extra keys not allowed @ data['cowsay']",
+            vec!["cowsay".into()],
+        );
+        let text = body_of(render(&e, &plain()));
+        assert!(text.starts_with("400 Bad Request\n\n"), "{text}");
+        assert!(text.contains("The server could not comply with the request"));
+        assert!(text.contains("'cause': 'Invalid input'"), "{text}");
+        assert!(
+            text.contains("extra keys not allowed @ data['cowsay']"),
+            "{text}"
+        );
+        let e = ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Description::Empty);
+        let text = body_of(render(&e, &plain()));
+        assert!(text.contains("The request media type text/plain is not supported"));
+    }
+
+    #[test]
+    fn json_wraps_code_title_description() {
+        let e = ApiError::conflict("Archive policy large already exists");
+        let text = body_of(render(&e, &RenderContext::default()));
+        assert_eq!(
+            text,
+            r#"{"code": 409, "title": "Conflict", "description": "Archive policy large already exists"}"#
+        );
+    }
+
+    #[test]
+    fn server_errors_say_nothing_internal() {
+        let e = ApiError::internal("SELECT * FROM secret failed at /var/lib/gnocchi");
+        let text = body_of(render(&e, &RenderContext::default()));
+        assert_eq!(
+            text,
+            r#"{"code": 500, "title": "Internal Server Error", "description": ""}"#
+        );
+        let text = body_of(render(&e, &plain()));
+        assert!(!text.contains("secret"), "{text}");
+        let e: ApiError = gnocchi_storage::Error::ResampleWithoutGranularity.into();
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    }
 }

@@ -14,6 +14,7 @@ mod policy;
 mod proxy;
 mod pyjson;
 mod query;
+mod request_span;
 mod resource_id;
 mod routes;
 mod settings;
@@ -123,6 +124,7 @@ pub fn app(
         // shared/spec/api.md §1.1: trailing slashes and empty segments are ignored.
         .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(from_fn(cors::cors))
+        .wrap(from_fn(request_span::request_span))
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled.

@@ -6,6 +6,8 @@ mod archive_policy_body;
 mod archive_policy_rule;
 mod measures;
 mod metric;
+mod resource_index;
+mod resource_metric;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -41,7 +43,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .configure(archive_policy::configure)
         .configure(archive_policy_rule::configure)
         .configure(metric::configure)
-        .configure(measures::configure);
+        .configure(measures::configure)
+        .configure(resource_index::configure)
+        .configure(resource_metric::configure);
 }
 
 async fn index(req: HttpRequest) -> HttpResponse {

@@ -60,6 +60,12 @@ async fn routing_errors_use_the_same_shape() {
         .method(actix_web::http::Method::HEAD)
         .uri("/v1/archive_policy");
     assert_eq!(env.send(req).await.status, 405);
+    let r = env.get("/v1/resource/", FOOBAR).await;
+    assert_eq!(
+        r.json()["generic"],
+        "http://localhost:8080/v1/resource/generic"
+    );
+    assert_eq!(env.get("/v1/resoue", FOOBAR).await.status, 404);
     // Trailing slashes and empty segments are ignored.
     assert_eq!(env.get("/v1/capabilities/", FOOBAR).await.status, 200);
     assert_eq!(
@@ -177,6 +183,9 @@ async fn versions_document_honours_proxy_headers() {
     );
     let r = env.send(TestRequest::get().uri("/healthcheck")).await;
     assert_eq!((r.status, r.text.as_str()), (200, "OK"));
+    assert!(r
+        .header("x-openstack-request-id")
+        .is_some_and(|id| id.starts_with("req-")));
 }
 
 #[actix_web::test]

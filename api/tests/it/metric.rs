@@ -172,3 +172,87 @@ async fn metric_list_filters_and_pages() {
         .text
         .contains("Sort key supplied is invalid: nonexistent_key"));
 }
+
+#[actix_web::test]
+async fn named_metrics_under_a_resource() {
+    let env = env().await;
+    env.policy(json!({"name": "cookies", "definition": [{"granularity": "1 second"}]}))
+        .await;
+    // Resources are created through the indexer: their routes are not part of this crate yet.
+    let rid = uuid::Uuid::parse_str("2fbfbb20-8d56-5e1e-afb9-b3007da11fdf").expect("uuid");
+    let indexer = env.indexer.clone().expect("indexer");
+    indexer
+        .create_resource(&gnocchi_indexer::NewResource {
+            id: rid,
+            original_resource_id: "foobar".into(),
+            type_name: "generic".into(),
+            creator: Some("foobar".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("resource");
+    let body = json!({"archive_policy_name": "cookies", "name": "cpu", "resource_id": "foobar"});
+    let r = env.json("POST", "/v1/metric", FOOBAR, body.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["resource_id"], rid.to_string());
+    let r = env.json("POST", "/v1/metric", FOOBAR, body).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["description"],
+        json!({"cause": "Named metric already exists", "detail": "cpu"})
+    );
+
+    let r = env
+        .get("/v1/resource/generic/foobar/metric/cpu", FOOBAR)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["resource"]["id"], rid.to_string());
+    assert_eq!(r.json()["resource"]["original_resource_id"], "foobar");
+    let r = env
+        .get("/v1/resource/generic/foobar/metric/unknown", FOOBAR)
+        .await;
+    assert_eq!(r.json()["description"], "Metric unknown does not exist");
+    // The same original id names another resource for another user.
+    let r = env
+        .get("/v1/resource/generic/foobar/metric/cpu", FOOBAZ)
+        .await;
+    assert_eq!(r.status, 404);
+    let r = env
+        .get("/v1/resource/nosuchtype/foobar/metric/cpu", FOOBAR)
+        .await;
+    assert_eq!(
+        r.json()["description"],
+        "Resource type nosuchtype does not exist"
+    );
+
+    let path = format!("/v1/resource/generic/{rid}/metric/cpu/measures");
+    let r = env
+        .json(
+            "POST",
+            &path,
+            FOOBAR,
+            json!([{"timestamp": "2015-03-06T14:33:57", "value": 4}]),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let r = env.get(&format!("{path}?refresh=true"), FOOBAR).await;
+    assert_eq!(r.json(), json!([["2015-03-06T14:33:57+00:00", 1.0, 4.0]]));
+    let r = env
+        .json(
+            "POST",
+            "/v1/resource/generic/foobar/metric/cpu",
+            FOOBAR,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 405);
+    let r = env
+        .json(
+            "DELETE",
+            "/v1/resource/generic/foobar/metric/cpu",
+            FOOBAR,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+}

@@ -6,11 +6,17 @@ use gnocchi_core::config::{AuthMode, Config};
 
 use crate::common::{drivers, Env, FOOBAR};
 
+fn write(path: &std::path::Path, text: &str) {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create(path).expect("create policy file");
+    f.write_all(text.as_bytes()).expect("write policy file");
+}
+
 #[actix_web::test]
 async fn policy_file_overrides_default_rules() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("policy.yaml");
-    std::fs::write(&file, "\"get status\": \"\"\n").expect("write policy");
+    write(&file, "\"get status\": \"\"\n");
     let mut config = Config::default();
     config.oslo_policy.policy_file = file.display().to_string();
     let (indexer, incoming, storage) = drivers(dir.path()).await;
@@ -23,7 +29,7 @@ async fn policy_file_overrides_default_rules() {
 async fn invalid_policy_file_names_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("broken.json");
-    std::fs::write(&file, "{\"get status\": \"(role:admin\"}").expect("write policy");
+    write(&file, "{\"get status\": \"(role:admin\"}");
     let mut config = Config::default();
     config.oslo_policy.policy_file = file.display().to_string();
     let (indexer, incoming, storage) = drivers(dir.path()).await;

@@ -179,11 +179,22 @@ async fn post(
     payload: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let loaded = load(&state, &id).await?;
+    push(&req, &caller, &state, &loaded, &payload).await
+}
+
+/// `POST …/measures` of a found metric (§6.6 order: policy, 415, decode, validate, enqueue).
+pub(crate) async fn push(
+    req: &HttpRequest,
+    caller: &Caller,
+    state: &AppState,
+    loaded: &LoadedMetric,
+    payload: &[u8],
+) -> Result<HttpResponse, ApiError> {
     caller.enforce("post measures", &loaded.detail)?;
-    body::require_json_type(&req)?;
-    let measures = match parse_measures_fast(&payload) {
+    body::require_json_type(req)?;
+    let measures = match parse_measures_fast(payload) {
         Some(parsed) => parsed?,
-        None => parse_measures(&body::decode(&payload)?)?,
+        None => parse_measures(&body::decode(payload)?)?,
     };
     if !measures.is_empty() {
         state
@@ -329,10 +340,20 @@ async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let loaded = load(&state, &id).await?;
+    read(&req, &caller, &state, &loaded).await
+}
+
+/// `GET …/measures` of a found metric (§6.7).
+pub(crate) async fn read(
+    req: &HttpRequest,
+    caller: &Caller,
+    state: &AppState,
+    loaded: &LoadedMetric,
+) -> Result<HttpResponse, ApiError> {
     caller.enforce("get measures", &loaded.detail)?;
-    let params = read_params(&Query::of(&req), &loaded)?;
+    let params = read_params(&Query::of(req), loaded)?;
     if params.refresh {
-        refresh(&state, &loaded).await?;
+        refresh(state, loaded).await?;
     }
     let points = read_measures(
         state.storage.as_ref(),

@@ -126,6 +126,11 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<LoadedMetric, Api
         Err(gnocchi_indexer::Error::MetricNotFound { .. }) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
+    describe(state, metric).await
+}
+
+/// Loads the policy and resource of `metric` and builds its detailed shape.
+pub(crate) async fn describe(state: &AppState, metric: Metric) -> Result<LoadedMetric, ApiError> {
     let policy = state
         .indexer
         .archive_policy(&metric.archive_policy_name)
@@ -367,9 +372,7 @@ async fn get(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let loaded = load(&state, &id).await?;
-    caller.enforce("get metric", &loaded.detail)?;
-    Ok(json_response(StatusCode::OK, &loaded.detail))
+    show(&caller, load(&state, &id).await?)
 }
 
 async fn delete(
@@ -377,7 +380,21 @@ async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let loaded = load(&state, &id).await?;
+    remove(&caller, &state, load(&state, &id).await?).await
+}
+
+/// `GET` of a found metric: rule `get metric`, then the detailed shape.
+pub(crate) fn show(caller: &Caller, loaded: LoadedMetric) -> Result<HttpResponse, ApiError> {
+    caller.enforce("get metric", &loaded.detail)?;
+    Ok(json_response(StatusCode::OK, &loaded.detail))
+}
+
+/// `DELETE` of a found metric: rule `delete metric`, then mark it deleted.
+pub(crate) async fn remove(
+    caller: &Caller,
+    state: &AppState,
+    loaded: LoadedMetric,
+) -> Result<HttpResponse, ApiError> {
     caller.enforce("delete metric", &loaded.detail)?;
     state.indexer.delete_metric(loaded.metric.id).await?;
     Ok(HttpResponse::NoContent().finish())

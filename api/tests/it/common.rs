@@ -17,6 +17,8 @@ pub const FOOBAZ: &str = "basic Zm9vYmF6Og==";
 /// A test server's state and the directory keeping its files alive.
 pub struct Env {
     pub state: AppState,
+    /// The indexer behind the state, to set up what no route of this crate creates yet.
+    pub indexer: Option<Arc<dyn Indexer>>,
     _dir: tempfile::TempDir,
 }
 
@@ -43,7 +45,11 @@ pub async fn drivers(
 impl Env {
     /// Wraps an already built state.
     pub fn from_state(state: AppState, dir: tempfile::TempDir) -> Self {
-        Self { state, _dir: dir }
+        Self {
+            state,
+            indexer: None,
+            _dir: dir,
+        }
     }
 }
 
@@ -52,8 +58,13 @@ pub async fn env_with(mut settings: Settings) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
     let (indexer, incoming, storage) = drivers(dir.path()).await;
     settings.enable_proxy_headers_parsing = true;
-    let state = AppState::from_settings(settings, indexer, incoming, storage).expect("state");
-    Env { state, _dir: dir }
+    let state =
+        AppState::from_settings(settings, indexer.clone(), incoming, storage).expect("state");
+    Env {
+        state,
+        indexer: Some(indexer),
+        _dir: dir,
+    }
 }
 
 pub async fn env() -> Env {
