@@ -172,6 +172,118 @@ pub enum Error {
         name: String,
     },
 
+    /// A resource type with this name exists already.
+    #[snafu(display("resource type {name} already exists"))]
+    ResourceTypeExists {
+        /// The type name.
+        name: String,
+    },
+
+    /// The type still has resources, or is `generic`.
+    #[snafu(display("resource type {name} is still in use"))]
+    ResourceTypeInUse {
+        /// The type name.
+        name: String,
+    },
+
+    /// Resources of a type can only be written while it is `active` (api.md §8.1).
+    #[snafu(display("resource type {name} state is {} (expected: active)", state.as_str()))]
+    ResourceTypeNotActive {
+        /// The type name.
+        name: String,
+        /// Its current state.
+        state: crate::resource_type::ResourceTypeState,
+    },
+
+    /// An attribute name the indexer cannot store (empty, longer than 63 characters, with a
+    /// NUL character, `id` or `revision`); the API rejects Gnocchi's invalid names before
+    /// calling.
+    #[snafu(display("resource attribute name {name} is invalid"))]
+    InvalidAttributeName {
+        /// The attribute name.
+        name: String,
+    },
+
+    /// A type update tried to change the type of an attribute (api.md §8.5).
+    #[snafu(display(
+        "type update is not available yet: changing {old} to {new} for attribute {attribute} \
+         of resource {type_name}"
+    ))]
+    AttributeTypeChange {
+        /// The resource type.
+        type_name: String,
+        /// The attribute.
+        attribute: String,
+        /// Old type name (`string`, `number`, ...).
+        old: &'static str,
+        /// New type name.
+        new: &'static str,
+    },
+
+    /// A required attribute added or modified on a type without an `options.fill`.
+    #[snafu(display(
+        "option 'fill' of resource attribute {attribute} must not be empty if required"
+    ))]
+    MissingFill {
+        /// The attribute.
+        attribute: String,
+    },
+
+    /// The attribute is not one of the resource type's (writes and filters; the API renders
+    /// `Resource type <type> has no <attribute> attribute`).
+    #[snafu(display("resource type {type_name} has no {attribute} attribute"))]
+    UnknownAttribute {
+        /// The resource type.
+        type_name: String,
+        /// The attribute or filter field.
+        attribute: String,
+    },
+
+    /// A value of the wrong type for an attribute (or a fill value).
+    #[snafu(display("invalid value for attribute {attribute} of resource type {type_name}"))]
+    InvalidAttributeValue {
+        /// The resource type.
+        type_name: String,
+        /// The attribute.
+        attribute: String,
+    },
+
+    /// A required attribute was not given at resource creation.
+    #[snafu(display("required attribute {attribute} of resource type {type_name} is missing"))]
+    MissingRequiredAttribute {
+        /// The resource type.
+        type_name: String,
+        /// The attribute.
+        attribute: String,
+    },
+
+    /// `started_at` after `ended_at` at creation (`Start timestamp cannot be after end
+    /// timestamp`).
+    #[snafu(display("start timestamp cannot be after end timestamp"))]
+    StartAfterEnd,
+
+    /// A PATCH would leave `ended_at` before `started_at` (api.md §9.4).
+    #[snafu(display(
+        "value {ended_at} for attribute ended_at on resource type {type_name} is invalid"
+    ))]
+    InvalidEndedAt {
+        /// The resource's type.
+        type_name: String,
+        /// The rejected end.
+        ended_at: chrono::DateTime<chrono::Utc>,
+    },
+
+    /// A filter value that cannot be converted to its field's type (api.md §10.2), or an
+    /// operator a pseudo-field does not support (§10.3). The API renders
+    /// ``Invalid value: `<value>' for field `<field>'``.
+    #[snafu(display("invalid value {value} for field {field}"))]
+    InvalidFilterValue {
+        /// The field.
+        field: String,
+        /// The value as given.
+        value: serde_json::Value,
+    },
+
     /// The sort key is not a column of the listed model (api.md §1.10).
     #[snafu(display("invalid pagination: sort key supplied is invalid: {key}"))]
     InvalidSortKey {
@@ -217,6 +329,19 @@ impl Error {
             | Error::MetricNotFound { .. }
             | Error::ResourceNotFound { .. }
             | Error::ResourceTypeNotFound { .. } => ErrorKind::NotFound,
+            Error::ResourceTypeExists { .. } => ErrorKind::AlreadyExists,
+            Error::ResourceTypeInUse { .. } | Error::ResourceTypeNotActive { .. } => {
+                ErrorKind::Conflict
+            }
+            Error::InvalidAttributeName { .. }
+            | Error::AttributeTypeChange { .. }
+            | Error::MissingFill { .. }
+            | Error::UnknownAttribute { .. }
+            | Error::InvalidAttributeValue { .. }
+            | Error::MissingRequiredAttribute { .. }
+            | Error::StartAfterEnd
+            | Error::InvalidEndedAt { .. }
+            | Error::InvalidFilterValue { .. } => ErrorKind::Invalid,
             Error::ArchivePolicyExists { .. }
             | Error::ArchivePolicyRuleExists { .. }
             | Error::ArchivePolicyRuleRenameExists { .. }
@@ -255,6 +380,18 @@ impl Error {
             | Error::ResourceNotFound { .. }
             | Error::ResourceExists { .. }
             | Error::ResourceTypeNotFound { .. }
+            | Error::ResourceTypeExists { .. }
+            | Error::ResourceTypeInUse { .. }
+            | Error::ResourceTypeNotActive { .. }
+            | Error::InvalidAttributeName { .. }
+            | Error::AttributeTypeChange { .. }
+            | Error::MissingFill { .. }
+            | Error::UnknownAttribute { .. }
+            | Error::InvalidAttributeValue { .. }
+            | Error::MissingRequiredAttribute { .. }
+            | Error::StartAfterEnd
+            | Error::InvalidEndedAt { .. }
+            | Error::InvalidFilterValue { .. }
             | Error::InvalidSortKey { .. }
             | Error::InvalidSortDirection { .. }
             | Error::InvalidMarker { .. } => false,

@@ -8,7 +8,9 @@ use gnocchi_core::{ArchivePolicy, ArchivePolicyItem, ArchivePolicyRule, Metric, 
 use uuid::Uuid;
 
 use crate::error::Result;
+use crate::filter::Filter;
 use crate::pagination::Page;
+use crate::resource_type::{AttributeDefinition, AttributeValue, ResourceType};
 
 /// What the caller supplies to create a metric. The API resolves the archive policy (rules)
 /// and the resource id (UUID5 rule) before calling.
@@ -57,68 +59,8 @@ pub struct ProcessedMetric {
     pub newest_measure_ns: i64,
 }
 
-/// Lifecycle state of a resource type (api.md §8.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResourceTypeState {
-    /// Being created.
-    Creating,
-    /// Usable.
-    Active,
-    /// Creation failed.
-    CreationError,
-    /// Being deleted.
-    Deleting,
-    /// Deletion failed.
-    DeletionError,
-    /// Being updated.
-    Updating,
-    /// Update failed.
-    UpdatingError,
-}
-
-impl ResourceTypeState {
-    /// The API and database spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceTypeState::Creating => "creating",
-            ResourceTypeState::Active => "active",
-            ResourceTypeState::CreationError => "creation_error",
-            ResourceTypeState::Deleting => "deleting",
-            ResourceTypeState::DeletionError => "deletion_error",
-            ResourceTypeState::Updating => "updating",
-            ResourceTypeState::UpdatingError => "updating_error",
-        }
-    }
-
-    /// Parses the database spelling.
-    pub fn from_name(s: &str) -> Option<Self> {
-        Some(match s {
-            "creating" => ResourceTypeState::Creating,
-            "active" => ResourceTypeState::Active,
-            "creation_error" => ResourceTypeState::CreationError,
-            "deleting" => ResourceTypeState::Deleting,
-            "deletion_error" => ResourceTypeState::DeletionError,
-            "updating" => ResourceTypeState::Updating,
-            "updating_error" => ResourceTypeState::UpdatingError,
-            _ => return None,
-        })
-    }
-}
-
-/// A resource type. Attribute definitions stay JSON (api.md §8.1 shape) until typed
-/// attributes land in `gnocchi-core`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ResourceType {
-    /// Unique name; `generic` always exists.
-    pub name: String,
-    /// Lifecycle state.
-    pub state: ResourceTypeState,
-    /// Attribute name → definition object.
-    pub attributes: serde_json::Map<String, serde_json::Value>,
-}
-
 /// What the caller supplies to create a resource.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewResource {
     /// The stored id (already transformed, api.md §1.9).
     pub id: Uuid,
@@ -139,6 +81,68 @@ pub struct NewResource {
     /// Metrics created with the resource, atomically; their `resource_id` is ignored and set
     /// to `id`.
     pub metrics: Vec<NewMetric>,
+    /// Existing active metrics to attach under a name (api.md §9.2 "UUID string" specs); each
+    /// must belong to `creator`, else `MetricNotFound`.
+    pub linked_metrics: BTreeMap<String, Uuid>,
+    /// Values of the type's attributes (validated by the API); absent optional ones are NULL,
+    /// an absent required one is `MissingRequiredAttribute`.
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+/// The metric set given to a PATCH (api.md §9.4) or an append (§9.8).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricSet {
+    /// Metrics to create and attach (their `resource_id` is ignored).
+    pub created: Vec<NewMetric>,
+    /// Existing active metrics of the resource's creator to attach (and rename) under a name.
+    pub linked: BTreeMap<String, Uuid>,
+}
+
+/// A PATCH of a resource (api.md §9.4). `None` = leave as is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceUpdate {
+    /// New user id (`Some(None)` clears it).
+    pub user_id: Option<Option<String>>,
+    /// New project id (`Some(None)` clears it).
+    pub project_id: Option<Option<String>>,
+    /// New start.
+    pub started_at: Option<DateTime<Utc>>,
+    /// New end (`Some(None)` clears it).
+    pub ended_at: Option<Option<DateTime<Utc>>>,
+    /// New values of some of the type's attributes.
+    pub attributes: BTreeMap<String, AttributeValue>,
+    /// Replaces the resource's metric set: every attached active metric is detached, then
+    /// these are attached. Never creates a revision.
+    pub metrics: Option<MetricSet>,
+}
+
+/// A resource listing or search (api.md §9.6, §10.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceQuery {
+    /// The type listed; `generic` lists resources of every type with generic columns only.
+    pub type_name: String,
+    /// The search filter (the API ANDs its visibility filter, §2.6, into it); `None` for all.
+    pub filter: Option<Filter>,
+    /// Every revision instead of current ones only (§10.4).
+    pub history: bool,
+    /// On a `generic` listing, fill each resource's own type's attributes (`details=true`).
+    pub details: bool,
+    /// Sort (default `revision_start`, `started_at`, then `id`, and `revision` in history),
+    /// marker (`<id>` or, in history, `<id>@<revision>`) and limit.
+    pub page: Page,
+}
+
+impl ResourceQuery {
+    /// Current resources of `type_name`, default order, no limit.
+    pub fn all(type_name: &str) -> Self {
+        Self {
+            type_name: type_name.to_owned(),
+            filter: None,
+            history: false,
+            details: false,
+            page: Page::default(),
+        }
+    }
 }
 
 /// A resource's generic columns, current revision, with its active metrics.
@@ -164,8 +168,26 @@ pub struct Resource {
     pub revision_start: DateTime<Utc>,
     /// `None` for the current revision.
     pub revision_end: Option<DateTime<Utc>>,
-    /// Metric name → id of the resource's active named metrics.
+    /// Metric name → id of the resource's active named metrics (the current set, also on
+    /// history rows).
     pub metrics: BTreeMap<String, Uuid>,
+    /// `-1` for the current revision, else the history row's database-wide revision number
+    /// (api.md §1.10 markers `<id>@<revision>`).
+    pub revision: i64,
+    /// The type's attribute values of this revision; empty in generic views.
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+impl Resource {
+    /// The pagination marker of this item: `<id>` for current listings, `<id>@<revision>` for
+    /// history listings.
+    pub fn marker(&self, history: bool) -> String {
+        if history {
+            format!("{}@{}", self.id, self.revision)
+        } else {
+            self.id.to_string()
+        }
+    }
 }
 
 /// The indexer: archive policies, rules, metrics, resource types and resources, stored in SQL.
@@ -298,11 +320,120 @@ pub trait Indexer: Send + Sync {
     /// Every resource type, sorted by name.
     async fn list_resource_types(&self) -> Result<Vec<ResourceType>>;
 
-    /// Creates a resource and its metrics atomically. Errors: `ResourceTypeNotFound`,
-    /// `ResourceExists` (the id exists in any type), and `create_metric`'s errors.
+    /// Creates a resource, its attribute row, its new metrics and its linked metrics in one
+    /// transaction; returns the typed view. Errors: `ResourceTypeNotFound`,
+    /// `ResourceTypeNotActive`, `UnknownAttribute`, `InvalidAttributeValue`,
+    /// `MissingRequiredAttribute`, `StartAfterEnd`, `ResourceExists` (the id exists in any
+    /// type; of concurrent creations exactly one wins), `MetricNotFound` (a linked metric),
+    /// and `create_metric`'s errors.
     async fn create_resource(&self, resource: &NewResource) -> Result<Resource>;
 
     /// The resource `id`, restricted to `type_name` when given (a resource of another type is
-    /// `ResourceNotFound`).
+    /// `ResourceNotFound`). With a type other than `generic`, its attributes are filled.
     async fn resource(&self, type_name: Option<&str>, id: Uuid) -> Result<Resource>;
+
+    /// Creates a resource type with its attribute tables, `active`. Errors:
+    /// `ResourceTypeExists`, `InvalidAttributeName`.
+    async fn create_resource_type(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, AttributeDefinition>,
+    ) -> Result<ResourceType>;
+
+    /// Replaces the attribute map of a type with `attributes`, the result of the API's JSON
+    /// Patch (api.md §8.5): added attributes get a column filled with their `fill` (or NULL)
+    /// in current and history rows; removed ones are dropped; modified ones keep their type
+    /// (`AttributeTypeChange`) and, with a `fill`, get NULLs replaced by it. Errors:
+    /// `ResourceTypeNotFound`, `MissingFill` (a required added/modified attribute without
+    /// fill), `InvalidAttributeValue` (a fill of the wrong type), `InvalidAttributeName`.
+    async fn update_resource_type(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, AttributeDefinition>,
+    ) -> Result<ResourceType>;
+
+    /// Deletes a type and its tables. `ResourceTypeNotFound`, or `ResourceTypeInUse` while a
+    /// resource of it exists, and always for `generic`.
+    async fn delete_resource_type(&self, name: &str) -> Result<()>;
+
+    /// Updates a resource (api.md §9.4), restricted to `type_name` when given. A new revision
+    /// (the old state saved to history with `revision_end` = now) only when a value really
+    /// changes; `metrics` replaces the metric set without a revision. Atomic. Errors:
+    /// `ResourceNotFound`, `ResourceTypeNotActive`, `UnknownAttribute`,
+    /// `InvalidAttributeValue`, `InvalidEndedAt`, and the metric errors of creation.
+    async fn update_resource(
+        &self,
+        type_name: Option<&str>,
+        id: Uuid,
+        update: &ResourceUpdate,
+    ) -> Result<Resource>;
+
+    /// Deletes a resource (of `type_name` when given) with its history; its metrics are marked
+    /// deleted. `ResourceNotFound`.
+    async fn delete_resource(&self, type_name: Option<&str>, id: Uuid) -> Result<()>;
+
+    /// Lists or searches resources (api.md §9.6, §10). Errors: `ResourceTypeNotFound`,
+    /// `UnknownAttribute` (filter field), `InvalidFilterValue`, `InvalidSortKey`,
+    /// `InvalidMarker`.
+    async fn list_resources(&self, query: &ResourceQuery) -> Result<Vec<Resource>>;
+
+    /// Every revision of one resource of `type_name` (api.md §9.7), oldest first by default;
+    /// `page` as in history listings. `ResourceNotFound`.
+    async fn resource_history(
+        &self,
+        type_name: &str,
+        id: Uuid,
+        page: &Page,
+    ) -> Result<Vec<Resource>> {
+        self.resource(Some(type_name), id).await?;
+        self.list_resources(&ResourceQuery {
+            type_name: type_name.to_owned(),
+            filter: Some(Filter::eq("id", id.to_string())),
+            history: true,
+            details: false,
+            page: page.clone(),
+        })
+        .await
+    }
+
+    /// The current resources among `ids` (any type, generic view, with their metrics), sorted
+    /// by id; unknown ids are left out. For the batch ingestion path (api.md §7.2), which needs
+    /// to know in one go which resources exist and which named metrics they have.
+    async fn resources_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Resource>> {
+        let mut out = Vec::with_capacity(ids.len());
+        // Bounded IN lists stay under every backend's bind limit.
+        for chunk in ids.chunks(500) {
+            let values = chunk
+                .iter()
+                .map(|id| serde_json::Value::String(id.to_string()))
+                .collect();
+            out.extend(
+                self.list_resources(&ResourceQuery {
+                    filter: Some(Filter::In {
+                        field: "id".to_owned(),
+                        values,
+                    }),
+                    page: Page {
+                        sort: vec![crate::pagination::SortKey::asc("id")],
+                        ..Page::default()
+                    },
+                    ..ResourceQuery::all("generic")
+                })
+                .await?,
+            );
+        }
+        out.sort_by_key(|r| r.id);
+        out.dedup_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    /// Deletes the current resources of `type_name` (all types for `generic`) matching
+    /// `filter`, with their history; their metrics are marked deleted. Returns the count.
+    async fn delete_resources(&self, type_name: &str, filter: &Filter) -> Result<u64>;
+
+    /// Attaches metrics to a resource without touching the others and without a revision
+    /// (api.md §9.8 POST); returns all its active metrics, by id. Errors: `ResourceNotFound`,
+    /// `NamedMetricExists`, `MetricNotFound` (a linked metric unknown or of another creator),
+    /// and `create_metric`'s.
+    async fn append_resource_metrics(&self, id: Uuid, metrics: &MetricSet) -> Result<Vec<Metric>>;
 }

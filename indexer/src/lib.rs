@@ -5,19 +5,27 @@
 //! from the ids and names each [`Error`] carries.
 
 mod error;
+mod filter;
 mod fnmatch;
 mod indexer;
 mod pagination;
+mod resource_type;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
 pub use error::{Error, Result};
+pub use filter::{CmpOp, Filter};
 pub use indexer::{
-    Indexer, MetricFilter, NewMetric, NewResource, ProcessedMetric, Resource, ResourceType,
-    ResourceTypeState,
+    Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric, Resource,
+    ResourceQuery, ResourceUpdate,
 };
 pub use pagination::{NullsOrder, Page, SortDirection, SortKey};
+pub use resource_type::{
+    AttributeDefinition, AttributeType, AttributeValue, AttributeValueError, ResourceType,
+    ResourceTypeState,
+};
 pub use sqlite::SqliteIndexer;
 
 /// Opens the indexer named by `url` (`[indexer] url` of gnocchi.conf). The only code that

@@ -2,6 +2,7 @@
 //! validating keys against a model's columns, and building the ORDER BY and "strictly after the
 //! marker" SQL, which is the same for every backend once NULL placement is made explicit.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -117,20 +118,38 @@ pub(crate) enum SqlValue {
     Null,
     Text(String),
     Int(i64),
+    Real(f64),
 }
 
 /// A sortable column of a listed model.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Column {
-    pub(crate) name: &'static str,
+    /// The sort key clients use.
+    pub(crate) name: Cow<'static, str>,
+    /// Its SQL expression (a quoted identifier for attribute columns).
+    pub(crate) sql: Cow<'static, str>,
     /// NOT NULL columns skip the NULL-placement terms, so indexes stay usable.
     pub(crate) nullable: bool,
+}
+
+impl Column {
+    /// A column whose SQL is its name.
+    pub(crate) const fn plain(name: &'static str, nullable: bool) -> Self {
+        Self {
+            name: Cow::Borrowed(name),
+            sql: Cow::Borrowed(name),
+            nullable,
+        }
+    }
 }
 
 /// A sort key resolved to a whitelisted column of the listed model.
 #[derive(Debug, Clone)]
 pub(crate) struct ResolvedKey {
-    pub(crate) column: &'static str,
+    /// The SQL expression.
+    pub(crate) column: String,
+    /// The sort key name.
+    pub(crate) name: String,
     nullable: bool,
     key: SortKey,
 }
@@ -139,9 +158,9 @@ pub(crate) struct ResolvedKey {
 pub(crate) fn resolve_sort(
     sort: &[SortKey],
     columns: &[Column],
-    unique: Column,
+    unique: &[Column],
 ) -> Result<Vec<ResolvedKey>> {
-    let mut out = Vec::with_capacity(sort.len() + 1);
+    let mut out = Vec::with_capacity(sort.len() + unique.len());
     for key in sort {
         let column =
             columns
@@ -151,17 +170,21 @@ pub(crate) fn resolve_sort(
                     key: key.key.clone(),
                 })?;
         out.push(ResolvedKey {
-            column: column.name,
+            column: column.sql.to_string(),
+            name: column.name.to_string(),
             nullable: column.nullable,
             key: key.clone(),
         });
     }
-    if !out.iter().any(|k| k.column == unique.name) {
-        out.push(ResolvedKey {
-            column: unique.name,
-            nullable: unique.nullable,
-            key: SortKey::asc(unique.name),
-        });
+    for u in unique {
+        if !out.iter().any(|k| k.name == u.name) {
+            out.push(ResolvedKey {
+                column: u.sql.to_string(),
+                name: u.name.to_string(),
+                nullable: u.nullable,
+                key: SortKey::asc(&u.name),
+            });
+        }
     }
     Ok(out)
 }
@@ -268,22 +291,15 @@ mod tests {
 
     #[test]
     fn unknown_key_is_rejected_and_unique_appended() {
-        let id = Column {
-            name: "id",
-            nullable: false,
-        };
-        let cols = [
-            id,
-            Column {
-                name: "name",
-                nullable: true,
-            },
-        ];
-        let e = resolve_sort(&[SortKey::asc("nonexistent_key")], &cols, id).expect_err("invalid");
+        let id = Column::plain("id", false);
+        let cols = [id.clone(), Column::plain("name", true)];
+        let unique = [id];
+        let e =
+            resolve_sort(&[SortKey::asc("nonexistent_key")], &cols, &unique).expect_err("invalid");
         assert!(matches!(e, Error::InvalidSortKey { key } if key == "nonexistent_key"));
-        let keys = resolve_sort(&[SortKey::asc("name")], &cols, id).expect("valid");
+        let keys = resolve_sort(&[SortKey::asc("name")], &cols, &unique).expect("valid");
         assert_eq!(
-            keys.iter().map(|k| k.column).collect::<Vec<_>>(),
+            keys.iter().map(|k| k.column.as_str()).collect::<Vec<_>>(),
             ["name", "id"]
         );
     }

@@ -2,16 +2,21 @@
 //! processes (WAL journal, busy timeout, `BEGIN IMMEDIATE` for read-then-write transactions).
 //!
 //! Backend-specific choices (locking, placeholders, error classification, URL parsing) are
-//! collected in the "Dialect" section below. The statements live in one submodule per topic
-//! (`archive_policy`, `metric`, `resource`) and the row encoding in `rows`; they are plain SQL
-//! that the PostgreSQL and MariaDB backends mirror, and the contract suite in `tests/it` holds
-//! every backend to the same behaviour.
+//! collected in the "Dialect" section below (including the [`Dialect`] used by the
+//! backend-neutral search compiler in `crate::sql`). The statements live in one submodule per
+//! topic (`archive_policy`, `metric`, `resource_type`, `resource` for writes, `resource_query`
+//! for reads) and the row encoding in `rows`; they are plain SQL that the PostgreSQL and
+//! MariaDB backends mirror, and the contract suite in `tests/it` holds every backend to the
+//! same behaviour.
 
 mod archive_policy;
 mod metric;
 mod resource;
+mod resource_query;
+mod resource_type;
 mod rows;
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -19,16 +24,21 @@ use async_trait::async_trait;
 use gnocchi_core::{ArchivePolicy, ArchivePolicyItem, ArchivePolicyRule, Metric};
 use snafu::ResultExt;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Sqlite, SqliteConnection, Transaction};
+use sqlx::{Arguments, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
 use crate::error::{ConnectSnafu, Error, MigrateSnafu, QuerySnafu, Result};
+use crate::filter::Filter;
 use crate::indexer::{
-    Indexer, MetricFilter, NewMetric, NewResource, ProcessedMetric, Resource, ResourceType,
+    Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric, Resource,
+    ResourceQuery, ResourceUpdate,
 };
-use crate::pagination::Page;
+use crate::pagination::{Page, SqlValue};
+use crate::resource_type::{AttributeDefinition, AttributeType, ResourceType};
+use crate::sql::Dialect;
 
 // --- Dialect -------------------------------------------------------------------------------
 
@@ -46,6 +56,66 @@ const POOL_SIZE: u32 = 8;
 /// Bind placeholder; SQLite numbers `?` positionally (PostgreSQL would say `$n`).
 fn placeholder() -> String {
     "?".to_owned()
+}
+
+/// The SQLite [`Dialect`] of generated search statements.
+pub(crate) struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    fn placeholder(&self, _n: usize) -> String {
+        placeholder()
+    }
+
+    fn quote_ident(&self, name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    /// SQLite's LIKE ignores ASCII case, so case-sensitive matching uses GLOB with the pattern
+    /// translated (`%` → `*`, `_` → `?`, GLOB's own metacharacters bracketed).
+    fn like(&self, expr: &str, placeholder: &str, pattern: &str) -> (String, String) {
+        let mut glob = String::with_capacity(pattern.len());
+        for c in pattern.chars() {
+            match c {
+                '%' => glob.push('*'),
+                '_' => glob.push('?'),
+                '*' => glob.push_str("[*]"),
+                '?' => glob.push_str("[?]"),
+                '[' => glob.push_str("[[]"),
+                c => glob.push(c),
+            }
+        }
+        (format!("{expr} GLOB {placeholder}"), glob)
+    }
+
+    fn ilike(&self, expr: &str, placeholder: &str, pattern: &str) -> (String, String) {
+        (format!("{expr} LIKE {placeholder}"), pattern.to_owned())
+    }
+}
+
+/// Column type of an attribute in the per-type tables.
+fn attribute_sql_type(t: &AttributeType) -> &'static str {
+    match t {
+        AttributeType::String { .. } | AttributeType::Uuid => "TEXT",
+        AttributeType::Number { .. } => "REAL",
+        AttributeType::Bool | AttributeType::Datetime => "INTEGER",
+    }
+}
+
+/// Packs generated values into statement arguments.
+fn arguments(binds: Vec<SqlValue>) -> Result<SqliteArguments<'static>> {
+    let mut args = SqliteArguments::default();
+    for b in binds {
+        let added = match b {
+            SqlValue::Null => args.add(None::<String>),
+            SqlValue::Text(s) => args.add(s),
+            SqlValue::Int(i) => args.add(i),
+            SqlValue::Real(f) => args.add(f),
+        };
+        added
+            .map_err(sqlx::Error::Encode)
+            .context(QuerySnafu { op: "bind value" })?;
+    }
+    Ok(args)
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -270,11 +340,56 @@ impl Indexer for SqliteIndexer {
     }
 
     async fn resource_type(&self, name: &str) -> Result<ResourceType> {
-        resource::resource_type(&self.pool, name).await
+        resource_type::resource_type(&self.pool, name).await
     }
 
     async fn list_resource_types(&self) -> Result<Vec<ResourceType>> {
-        resource::list_resource_types(&self.pool).await
+        resource_type::list_resource_types(&self.pool).await
+    }
+
+    async fn create_resource_type(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, AttributeDefinition>,
+    ) -> Result<ResourceType> {
+        resource_type::create_resource_type(&self.pool, name, attributes).await
+    }
+
+    async fn update_resource_type(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, AttributeDefinition>,
+    ) -> Result<ResourceType> {
+        resource_type::update_resource_type(&self.pool, name, attributes).await
+    }
+
+    async fn delete_resource_type(&self, name: &str) -> Result<()> {
+        resource_type::delete_resource_type(&self.pool, name).await
+    }
+
+    async fn update_resource(
+        &self,
+        type_name: Option<&str>,
+        id: Uuid,
+        update: &ResourceUpdate,
+    ) -> Result<Resource> {
+        resource::update_resource(&self.pool, type_name, id, update).await
+    }
+
+    async fn delete_resource(&self, type_name: Option<&str>, id: Uuid) -> Result<()> {
+        resource::delete_resource(&self.pool, type_name, id).await
+    }
+
+    async fn list_resources(&self, query: &ResourceQuery) -> Result<Vec<Resource>> {
+        resource_query::list_resources(&self.pool, query).await
+    }
+
+    async fn delete_resources(&self, type_name: &str, filter: &Filter) -> Result<u64> {
+        resource::delete_resources(&self.pool, type_name, filter).await
+    }
+
+    async fn append_resource_metrics(&self, id: Uuid, metrics: &MetricSet) -> Result<Vec<Metric>> {
+        resource::append_resource_metrics(&self.pool, id, metrics).await
     }
 
     async fn create_resource(&self, r: &NewResource) -> Result<Resource> {

@@ -105,6 +105,7 @@ fn bind_value<'q, O>(
         SqlValue::Null => q.bind(None::<String>),
         SqlValue::Text(s) => q.bind(s),
         SqlValue::Int(i) => q.bind(i),
+        SqlValue::Real(f) => q.bind(f),
     }
 }
 
@@ -179,7 +180,7 @@ pub(super) async fn list_metrics(
     filter: &MetricFilter,
     page: &Page,
 ) -> Result<Vec<Metric>> {
-    let keys = pagination::resolve_sort(&page.sort, &METRIC_SORT_KEYS, METRIC_ID)?;
+    let keys = pagination::resolve_sort(&page.sort, &METRIC_SORT_KEYS, &[METRIC_ID])?;
     if filter.status == Some(MetricStatus::Delete) {
         return Ok(Vec::new());
     }
@@ -214,7 +215,7 @@ pub(super) async fn list_metrics(
         let Some(row) = row else {
             return InvalidMarkerSnafu { marker }.fail();
         };
-        let values: Vec<SqlValue> = keys.iter().map(|k| row.column_value(k.column)).collect();
+        let values: Vec<SqlValue> = keys.iter().map(|k| row.column_value(&k.name)).collect();
         let (cond, marker_binds) = pagination::after_marker(&keys, &values, placeholder);
         conds.push(cond);
         binds.extend(marker_binds);

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::indexer::{ResourceType, ResourceTypeState};
 use crate::pagination::{Column, SqlValue};
 
 /// The metric columns, in [`MetricRow`] order.
@@ -19,49 +18,18 @@ pub(crate) const METRIC_COLUMNS: &str = "id, archive_policy_name, creator, resou
 /// Columns a metric listing may sort on (api.md §1.10); `id` is the unique tie-breaker.
 pub(crate) const METRIC_SORT_KEYS: [Column; 9] = [
     METRIC_ID,
-    Column {
-        name: "archive_policy_name",
-        nullable: false,
-    },
-    Column {
-        name: "creator",
-        nullable: false,
-    },
-    Column {
-        name: "resource_id",
-        nullable: true,
-    },
-    Column {
-        name: "name",
-        nullable: true,
-    },
-    Column {
-        name: "unit",
-        nullable: true,
-    },
-    Column {
-        name: "status",
-        nullable: false,
-    },
-    Column {
-        name: "needs_raw_data_truncation",
-        nullable: false,
-    },
-    Column {
-        name: "last_measure_timestamp",
-        nullable: true,
-    },
+    Column::plain("archive_policy_name", false),
+    Column::plain("creator", false),
+    Column::plain("resource_id", true),
+    Column::plain("name", true),
+    Column::plain("unit", true),
+    Column::plain("status", false),
+    Column::plain("needs_raw_data_truncation", false),
+    Column::plain("last_measure_timestamp", true),
 ];
 
 /// The unique key and marker of metric listings.
-pub(crate) const METRIC_ID: Column = Column {
-    name: "id",
-    nullable: false,
-};
-
-/// The resource columns, in [`ResourceRow`] order.
-pub(crate) const RESOURCE_COLUMNS: &str = "id, type, original_resource_id, creator, user_id, \
-     project_id, started_at, ended_at, revision_start";
+pub(crate) const METRIC_ID: Column = Column::plain("id", false);
 
 pub(crate) fn corrupt(table: &'static str, reason: impl Into<String>) -> Error {
     Error::CorruptRow {
@@ -207,40 +175,4 @@ impl MetricRow {
             _ => SqlValue::Null,
         }
     }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct ResourceTypeRow {
-    pub(crate) name: String,
-    pub(crate) state: String,
-    pub(crate) attributes: String,
-}
-
-impl ResourceTypeRow {
-    pub(crate) fn into_domain(self) -> Result<ResourceType> {
-        const T: &str = "resource_type";
-        let state = ResourceTypeState::from_name(&self.state)
-            .ok_or_else(|| corrupt(T, format!("state {:?} of {}", self.state, self.name)))?;
-        let attributes = serde_json::from_str(&self.attributes)
-            .map_err(|e| corrupt(T, format!("attributes of {}: {e}", self.name)))?;
-        Ok(ResourceType {
-            name: self.name,
-            state,
-            attributes,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct ResourceRow {
-    pub(crate) id: String,
-    #[sqlx(rename = "type")]
-    pub(crate) type_name: String,
-    pub(crate) original_resource_id: String,
-    pub(crate) creator: Option<String>,
-    pub(crate) user_id: Option<String>,
-    pub(crate) project_id: Option<String>,
-    pub(crate) started_at: i64,
-    pub(crate) ended_at: Option<i64>,
-    pub(crate) revision_start: i64,
 }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use gnocchi_core::{AggregationMethod, ArchivePolicy, ArchivePolicyItem, ArchivePolicyRule};
-use gnocchi_indexer::{Indexer, NewMetric};
+use gnocchi_indexer::{
+    AttributeDefinition, AttributeType, AttributeValue, Indexer, NewMetric, NewResource,
+};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -80,4 +82,38 @@ pub fn new_metric(policy: &str, name: Option<&str>) -> NewMetric {
         resource_id: None,
         creator: "foobar".to_owned(),
     }
+}
+
+/// A resource of `type_name` with a fresh id, created by `foobar`, no metrics.
+pub fn new_resource(type_name: &str) -> NewResource {
+    let id = Uuid::new_v4();
+    NewResource {
+        id,
+        original_resource_id: id.to_string(),
+        type_name: type_name.to_owned(),
+        creator: Some("foobar".to_owned()),
+        ..Default::default()
+    }
+}
+
+pub fn attr(attribute_type: AttributeType, required: bool) -> AttributeDefinition {
+    AttributeDefinition {
+        attribute_type,
+        required,
+        fill: None,
+    }
+}
+
+pub fn string_attr(required: bool) -> AttributeDefinition {
+    attr(
+        AttributeType::String {
+            min_length: 0,
+            max_length: 255,
+        },
+        required,
+    )
+}
+
+pub fn text(s: &str) -> AttributeValue {
+    AttributeValue::String(s.to_owned())
 }

@@ -95,6 +95,7 @@ async fn racing_duplicates_impl(f: Fixture) {
             started_at: None,
             ended_at: None,
             metrics: Vec::new(),
+            ..Default::default()
         })
         .await
         .expect("resource");

@@ -9,4 +9,6 @@ mod archive_policy;
 mod concurrency;
 mod metric;
 mod resource;
+mod resource_type;
 mod rule;
+mod search;

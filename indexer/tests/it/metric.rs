@@ -21,6 +21,7 @@ fn generic(id: Uuid) -> NewResource {
         started_at: None,
         ended_at: None,
         metrics: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -477,6 +478,7 @@ async fn processing_side_effects_impl(f: Fixture) {
     let (restored, kept) = (Uuid::new_v4(), Uuid::new_v4());
     for rid in [restored, kept] {
         ix.create_resource(&NewResource {
+            started_at: Some(ended - chrono::Duration::hours(1)),
             ended_at: Some(ended),
             ..generic(rid)
         })
