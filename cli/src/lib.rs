@@ -4,6 +4,7 @@
 //! The only crate that may print; libraries log through `tracing`.
 
 mod config_args;
+mod legacy_types;
 mod run;
 mod stores;
 mod upgrade;

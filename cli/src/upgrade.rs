@@ -8,6 +8,7 @@ use gnocchi_core::{
 };
 use gnocchi_storage::{FileIncoming, FileStorage};
 
+use crate::legacy_types::create_legacy_resource_types;
 use crate::stores::open_indexer;
 
 /// The flags of `gnocchi-upgrade`.
@@ -36,10 +37,11 @@ pub async fn upgrade(
         let indexer = open_indexer(config).await?;
         indexer.upgrade().await.context("upgrading the indexer")?;
         if config.default.create_legacy_resource_types {
-            tracing::warn!(
-                "[DEFAULT] create_legacy_resource_types is not supported yet; \
-                 only the generic resource type exists."
-            );
+            progress("Creating the legacy Ceilometer resource types");
+            let changed = create_legacy_resource_types(indexer.as_ref()).await?;
+            progress(&format!(
+                "{changed} legacy resource types created or updated"
+            ));
         }
         if !options.skip_archive_policies_creation {
             if indexer.is_pristine().await.context("reading the indexer")? {
