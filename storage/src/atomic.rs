@@ -39,9 +39,28 @@ pub fn write_atomic(tmp_dir: &Path, final_path: &Path, bytes: &[u8]) -> io::Resu
 /// any later file in another directory is replaced. Grouping the files by directory therefore
 /// costs one directory fsync per directory. On an error, the temporary files not yet renamed are
 /// removed; files already renamed stay replaced.
-#[allow(clippy::disallowed_methods)] // The one place that renames: see the module docs.
 pub fn write_atomic_all(tmp_dir: &Path, files: &[(&Path, &[u8])]) -> io::Result<()> {
+    write_atomic_files(tmp_dir, files).map_err(|e| e.source)
+}
+
+/// A failed [`write_atomic_files`]: the first `committed` files were renamed into place.
+#[derive(Debug)]
+pub(crate) struct PartialWrite {
+    /// How many files (a prefix of the list) were renamed into place before the failure.
+    pub(crate) committed: usize,
+    /// The failure.
+    pub(crate) source: io::Error,
+}
+
+/// [`write_atomic_all`], telling on failure how many files were already renamed into place, so
+/// that a caller can tell "not written" from "written, but its directory vanished since".
+#[allow(clippy::disallowed_methods)] // The one place that renames: see the module docs.
+pub(crate) fn write_atomic_files(
+    tmp_dir: &Path,
+    files: &[(&Path, &[u8])],
+) -> Result<(), PartialWrite> {
     let mut temps: Vec<PathBuf> = Vec::with_capacity(files.len());
+    let mut committed = 0;
     let result = (|| {
         for (_, bytes) in files {
             let tmp = tmp_dir.join(format!("{}{TMP_SUFFIX}", Uuid::new_v4().simple()));
@@ -50,24 +69,22 @@ pub fn write_atomic_all(tmp_dir: &Path, files: &[(&Path, &[u8])]) -> io::Result<
             f.write_all(bytes)?;
             f.sync_all()?;
         }
-        let mut renamed = 0;
         for (i, (final_path, _)) in files.iter().enumerate() {
             fs::rename(&temps[i], final_path)?;
-            renamed += 1;
+            committed += 1;
             let dir = parent_of(final_path);
             let next_dir = files.get(i + 1).map(|(p, _)| parent_of(p));
             if next_dir != Some(dir) {
                 sync_dir(dir)?;
             }
         }
-        temps.drain(..renamed);
         Ok(())
     })();
-    for tmp in temps {
+    for tmp in temps.iter().skip(committed) {
         // Best effort: a leftover temporary file is swept later, never read as data.
         let _ = fs::remove_file(tmp);
     }
-    result
+    result.map_err(|source| PartialWrite { committed, source })
 }
 
 /// Creates `dir` and its missing ancestors, fsyncing the parent of each directory created, so

@@ -53,11 +53,12 @@ pub fn encode_batch(measures: &[Measure]) -> Vec<u8> {
 /// Decodes one batch, appending its measures to `out`; `None` (and nothing appended) when the
 /// length is not a multiple of [`MEASURE_BYTES`], i.e. the batch is truncated or not a batch.
 pub fn decode_batch(bytes: &[u8], out: &mut Vec<Measure>) -> Option<()> {
-    if bytes.len() % MEASURE_BYTES != 0 {
+    let records = bytes.chunks_exact(MEASURE_BYTES);
+    if !records.remainder().is_empty() {
         return None;
     }
-    out.reserve(bytes.len() / MEASURE_BYTES);
-    for rec in bytes.chunks_exact(MEASURE_BYTES) {
+    out.reserve(records.len());
+    for rec in records {
         let (ts, value) = rec.split_at(8);
         let ts = i64::from_le_bytes(ts.try_into().expect("split_at(8) of a 16-byte record"));
         let value = f64::from_le_bytes(value.try_into().expect("the other 8 bytes"));

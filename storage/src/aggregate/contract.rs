@@ -156,7 +156,10 @@ pub async fn rewrite_replaces_objects(storage: &dyn AggregateStorage) {
         .await
         .expect("raw only");
     assert_eq!(
-        storage.list_splits(metric, k.method, k.granularity_ns).await.expect("list"),
+        storage
+            .list_splits(metric, k.method, k.granularity_ns)
+            .await
+            .expect("list"),
         vec![k]
     );
 }
@@ -190,11 +193,17 @@ pub async fn deleted_splits_are_removed(storage: &dyn AggregateStorage) {
         .await
         .expect("write and delete");
     assert_eq!(
-        storage.list_splits(metric, old.method, old.granularity_ns).await.expect("list"),
+        storage
+            .list_splits(metric, old.method, old.granularity_ns)
+            .await
+            .expect("list"),
         vec![mid, new]
     );
     assert_eq!(
-        storage.read_splits(metric, &[old, mid]).await.expect("read"),
+        storage
+            .read_splits(metric, &[old, mid])
+            .await
+            .expect("read"),
         vec![None, Some(b"m2".to_vec())]
     );
     assert_eq!(
@@ -213,7 +222,12 @@ pub async fn delete_metric_removes_everything_of_that_metric(storage: &dyn Aggre
     let k = key("last", 3600, 100);
     for metric in [gone, kept] {
         storage
-            .write_metric(metric, vec![(k, b"s".to_vec())], Vec::new(), b"raw".to_vec())
+            .write_metric(
+                metric,
+                vec![(k, b"s".to_vec())],
+                Vec::new(),
+                b"raw".to_vec(),
+            )
             .await
             .expect("write");
     }
@@ -285,7 +299,10 @@ pub async fn method_names_and_keys_of_every_shape(storage: &dyn AggregateStorage
         .expect("write");
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(
-            storage.list_splits(metric, k.method, k.granularity_ns).await.expect("list"),
+            storage
+                .list_splits(metric, k.method, k.granularity_ns)
+                .await
+                .expect("list"),
             vec![*k],
             "{} listed alone",
             k.method

@@ -171,11 +171,19 @@ impl Layout {
     }
 
     fn metric_dir(&self, metric: Uuid) -> PathBuf {
-        let parent = self.fanout(metric).pop().unwrap_or_else(|| self.base.clone());
+        let parent = self
+            .fanout(metric)
+            .pop()
+            .unwrap_or_else(|| self.base.clone());
         parent.join(metric.hyphenated().to_string())
     }
 
-    fn series_dir(&self, metric_dir: &Path, method: AggregationMethod, granularity: i64) -> PathBuf {
+    fn series_dir(
+        &self,
+        metric_dir: &Path,
+        method: AggregationMethod,
+        granularity: i64,
+    ) -> PathBuf {
         let method = method.to_string().replace(':', "-");
         metric_dir.join(format!("agg_{method}_{granularity}"))
     }
@@ -319,7 +327,9 @@ impl Layout {
             store: "storage",
             path: self.base.display().to_string(),
         })?;
-        let probe = self.tmp.join(format!("check-{}", Uuid::new_v4().simple()));
+        let probe = self
+            .tmp
+            .join(format!("check-{}.tmp", Uuid::new_v4().simple()));
         File::create(&probe).with_context(io_at("create probe file", &probe))?;
         fs::remove_file(&probe).with_context(io_at("remove probe file", &probe))?;
         Ok(())
@@ -390,6 +400,8 @@ impl AggregateStorage for FileStorage {
 
 #[cfg(test)]
 mod tests {
+    use gnocchi_core::ErrorKind;
+
     use super::*;
 
     async fn fixture(subdir_len: u32) -> (tempfile::TempDir, Arc<dyn AggregateStorage>) {
@@ -407,5 +419,142 @@ mod tests {
     mod fanout {
         use super::*;
         crate::aggregate_contract_tests!(fixture(2));
+    }
+
+    fn key(method: &str, granularity_ns: i64, start_ns: i64) -> SplitKey {
+        SplitKey {
+            method: method.parse().unwrap(),
+            granularity_ns,
+            start_ns,
+        }
+    }
+
+    /// Pins the documented layout (docs/ and the module docs describe it).
+    #[tokio::test]
+    async fn objects_live_where_the_layout_says() {
+        let dir = tempfile::tempdir().unwrap();
+        FileStorage::upgrade(dir.path(), 2).unwrap();
+        let storage = FileStorage::open(dir.path()).unwrap();
+        let metric: Uuid = "0123abcd-0000-4000-8000-000000000001".parse().unwrap();
+        let k = key("rate:mean", 300_000_000_000, 1_080_000_000_000_000);
+        storage
+            .write_metric(metric, vec![(k, b"s".to_vec())], Vec::new(), b"r".to_vec())
+            .await
+            .unwrap();
+        let metric_dir = dir
+            .path()
+            .join("01/23/0123abcd-0000-4000-8000-000000000001");
+        assert_eq!(fs::read(metric_dir.join("raw")).unwrap(), b"r");
+        let split = metric_dir.join("agg_rate-mean_300000000000/1080000000000000");
+        assert_eq!(fs::read(split).unwrap(), b"s");
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+
+        // Deleting the metric removes the fan-out directories it alone used.
+        storage.delete_metric(metric).await.unwrap();
+        assert!(!dir.path().join("01").exists());
+    }
+
+    /// A fan-out directory shared with another metric survives the deletion of one of them.
+    #[tokio::test]
+    async fn delete_keeps_shared_fanout_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        FileStorage::upgrade(dir.path(), 1).unwrap();
+        let storage = FileStorage::open(dir.path()).unwrap();
+        let a: Uuid = "ab000000-0000-4000-8000-000000000001".parse().unwrap();
+        let b: Uuid = "ab000000-0000-4000-8000-000000000002".parse().unwrap();
+        for m in [a, b] {
+            storage
+                .write_metric(m, Vec::new(), Vec::new(), b"r".to_vec())
+                .await
+                .unwrap();
+        }
+        storage.delete_metric(a).await.unwrap();
+        assert_eq!(storage.read_raw(a).await.unwrap(), None);
+        assert_eq!(storage.read_raw(b).await.unwrap(), Some(b"r".to_vec()));
+        assert!(dir.path().join("a/b").is_dir());
+    }
+
+    /// Writes of one metric racing the deletion of another that shares its fan-out
+    /// directories (which removes them when it empties them) never fail and lose nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_survive_deletes_of_fanout_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        FileStorage::upgrade(dir.path(), 1).unwrap();
+        let storage = FileStorage::open(dir.path()).unwrap();
+        let a: Uuid = "cd000000-0000-4000-8000-00000000000a".parse().unwrap();
+        let b: Uuid = "cd000000-0000-4000-8000-00000000000b".parse().unwrap();
+        let k = key("mean", 1_000_000_000, 0);
+        let deleter = {
+            let storage = storage.clone();
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    storage
+                        .write_metric(b, Vec::new(), Vec::new(), Vec::new())
+                        .await
+                        .unwrap();
+                    storage.delete_metric(b).await.unwrap();
+                }
+            })
+        };
+        let mut i = 0u32;
+        while !deleter.is_finished() {
+            // Deleting `a` too makes every write of `a` recreate the shared directories.
+            storage.delete_metric(a).await.unwrap();
+            let bytes = i.to_le_bytes().to_vec();
+            storage
+                .write_metric(a, vec![(k, bytes.clone())], Vec::new(), bytes.clone())
+                .await
+                .unwrap();
+            assert_eq!(storage.read_raw(a).await.unwrap(), Some(bytes.clone()));
+            assert_eq!(
+                storage.read_splits(a, &[k]).await.unwrap(),
+                vec![Some(bytes)]
+            );
+            i += 1;
+        }
+        deleter.await.unwrap();
+    }
+
+    #[test]
+    fn upgrade_records_once_and_open_requires_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = FileStorage::open(dir.path()).unwrap_err();
+        assert!(matches!(err, crate::Error::NotInitialised { .. }), "{err}");
+        let err = FileStorage::upgrade(dir.path(), 17).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        assert_eq!(FileStorage::upgrade(dir.path(), 0).unwrap(), 0);
+        assert_eq!(
+            FileStorage::upgrade(dir.path(), 2).unwrap(),
+            0,
+            "recorded value kept"
+        );
+        let recorded = fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap();
+        assert_eq!(recorded, r#"{"format":1,"subdir_len":0}"#);
+        FileStorage::open(dir.path()).unwrap();
+    }
+
+    /// Incoming and storage may share one base path (the default): layouts do not collide.
+    #[tokio::test]
+    async fn shares_a_base_path_with_the_file_incoming_store() {
+        use crate::{FileIncoming, Incoming};
+        let dir = tempfile::tempdir().unwrap();
+        FileStorage::upgrade(dir.path(), 0).unwrap();
+        FileIncoming::upgrade(dir.path(), 4).unwrap();
+        let storage = FileStorage::open(dir.path()).unwrap();
+        let incoming = FileIncoming::open(dir.path()).unwrap();
+        let metric = Uuid::new_v4();
+        incoming
+            .add_measures(&[(metric, vec![gnocchi_core::Measure::new(1, 1.0)])])
+            .await
+            .unwrap();
+        storage
+            .write_metric(metric, Vec::new(), Vec::new(), b"r".to_vec())
+            .await
+            .unwrap();
+        storage.check().await.unwrap();
+        incoming.check().await.unwrap();
+        assert_eq!(incoming.backlog().await.unwrap(), (1, 1));
+        storage.delete_metric(metric).await.unwrap();
+        assert_eq!(incoming.backlog().await.unwrap(), (1, 1));
     }
 }

@@ -1373,3 +1373,51 @@ fn fill_parse() {
         Filling::Overlap { needed_pct: 100.0 }
     );
 }
+
+#[test]
+fn nested_first_element_is_named_in_python_repr() {
+    let err = parse_operations(&json!([["metric", "a", "mean"], 1])).expect_err("invalid");
+    assert_eq!(
+        err.reason(),
+        "'['metric', 'a', 'mean']' operation invalid for dictionary value @ data['operations']"
+    );
+}
+
+/// The whole flow the API route runs in metric-id mode (api.md §11.1).
+#[test]
+fn api_flow_metric_mode() {
+    let ops = json!("(aggregate mean (metric (m1 mean) (m2 mean) (m1 mean)))");
+    let op = parse_operations(&ops).expect("valid");
+    let refs = op.references();
+    assert_eq!(refs.len(), 2);
+    let cookies = policy(&[1, 60], &["mean"]);
+    let policies: Vec<ColumnPolicy<'_>> = refs
+        .iter()
+        .map(|r| ColumnPolicy {
+            name: &r.metric,
+            aggregation: &r.aggregation,
+            policy: &cookies,
+        })
+        .collect();
+    let granularities = plan_granularities(&policies, None).expect("planned");
+    // The API reads each (metric, aggregation) at each planned granularity.
+    let columns = [metric1(), metric2()];
+    let opts = EvalOptions {
+        granularities,
+        start_ns: None,
+        stop_ns: None,
+        filling: Filling::from_params(None, None),
+    };
+    let measures = evaluate(&op, &columns, &opts).expect("evaluated");
+    assert_eq!(
+        measures_json(&measures, &columns),
+        "{\"aggregated\": [[\"2015-03-06T14:33:00+00:00\", 60.0, 22.55], \
+         [\"2015-03-06T14:34:00+00:00\", 60.0, 1.25], \
+         [\"2015-03-06T14:35:00+00:00\", 60.0, 11.25], \
+         [\"2015-03-06T14:33:57+00:00\", 1.0, 22.55], \
+         [\"2015-03-06T14:34:12+00:00\", 1.0, 8.0], \
+         [\"2015-03-06T14:34:15+00:00\", 1.0, -5.5], \
+         [\"2015-03-06T14:35:12+00:00\", 1.0, 9.5], \
+         [\"2015-03-06T14:35:15+00:00\", 1.0, 13.0]]}"
+    );
+}

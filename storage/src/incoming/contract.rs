@@ -189,7 +189,11 @@ pub async fn metrics_land_in_their_sack(incoming: &dyn Incoming) {
     let mut seen = BTreeSet::new();
     for sack in 0..sacks {
         for id in incoming.metrics_with_measures(sack).await.expect("list") {
-            assert_eq!(sack_of(id, sacks), sack, "metric {id} listed in sack {sack}");
+            assert_eq!(
+                sack_of(id, sacks),
+                sack,
+                "metric {id} listed in sack {sack}"
+            );
             assert!(seen.insert(id), "metric {id} listed twice");
         }
     }

@@ -32,8 +32,9 @@ use uuid::Uuid;
 use super::{decode_batch, encode_batch, sack_name, sack_of, Incoming, PendingBatches, SackLock};
 use super::{MAX_SACKS, MEASURE_BYTES};
 use crate::atomic::{blocking, create_dir_durable, io_at, sweep_tmp, write_atomic};
-use crate::error::{CorruptConfigSnafu, InvalidLayoutSnafu, NotInitialisedSnafu};
+use crate::atomic::{write_atomic_files, PartialWrite};
 use crate::error::SackOutOfRangeSnafu;
+use crate::error::{CorruptConfigSnafu, InvalidLayoutSnafu, NotInitialisedSnafu};
 use crate::Result;
 
 /// Name of the file recording the layout.
@@ -198,12 +199,23 @@ impl Layout {
         let mut attempt = 0;
         loop {
             create_dir_durable(&dir).with_context(io_at("create metric directory", &dir))?;
-            match write_atomic(&self.tmp, &path, bytes) {
+            match write_atomic_files(&self.tmp, &[(&path, bytes)]) {
                 Ok(()) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < RACE_RETRIES => {
+                // Renamed in, then the directory vanished before its fsync: a concurrent pass
+                // read this batch and acknowledged it (or the metric was deleted). Writing it
+                // again would count its measures twice.
+                Err(PartialWrite {
+                    committed: 1,
+                    source,
+                }) if source.kind() == io::ErrorKind::NotFound => return Ok(()),
+                // Not renamed in: the directory vanished after `create_dir_durable`.
+                Err(PartialWrite {
+                    committed: 0,
+                    source,
+                }) if source.kind() == io::ErrorKind::NotFound && attempt < RACE_RETRIES => {
                     attempt += 1;
                 }
-                Err(e) => return Err(e).with_context(io_at("write batch", &path)),
+                Err(e) => return Err(e.source).with_context(io_at("write batch", &path)),
             }
         }
     }
@@ -290,7 +302,8 @@ impl Layout {
 
     fn lock_sack(&self, sack: u32, wait: bool) -> Result<Option<File>> {
         self.check_sack(sack)?;
-        fs::create_dir_all(&self.locks).with_context(io_at("create lock directory", &self.locks))?;
+        fs::create_dir_all(&self.locks)
+            .with_context(io_at("create lock directory", &self.locks))?;
         let path = self
             .locks
             .join(format!("{}.lock", sack_name(self.sacks, sack)));
@@ -338,7 +351,9 @@ impl Layout {
             }
         );
         // The temporary directory must accept new files, or no write can succeed.
-        let probe = self.tmp.join(format!("check-{}", Uuid::new_v4().simple()));
+        let probe = self
+            .tmp
+            .join(format!("check-{}.tmp", Uuid::new_v4().simple()));
         File::create(&probe).with_context(io_at("create probe file", &probe))?;
         remove_file_if_exists(&probe).with_context(io_at("remove probe file", &probe))?;
         Ok(())
@@ -370,8 +385,13 @@ fn list_metrics(sack_dir: &Path) -> Result<Vec<(Uuid, PathBuf)>> {
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.with_context(io_at("list sack", sack_dir))?;
-        if let Some(metric) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
-            out.push((metric, entry.path()));
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        // Only the hyphenated form `metric_dir` produces; anything else is not ours.
+        if let Ok(metric) = name.parse::<Uuid>() {
+            if metric.hyphenated().to_string() == name {
+                out.push((metric, entry.path()));
+            }
         }
     }
     Ok(out)
@@ -483,6 +503,11 @@ impl Incoming for FileIncoming {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    use gnocchi_core::ErrorKind;
+
     use super::*;
 
     async fn fixture() -> (tempfile::TempDir, Arc<dyn Incoming>) {
@@ -494,13 +519,10 @@ mod tests {
 
     crate::incoming_contract_tests!(fixture());
 
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
-
-    use gnocchi_core::ErrorKind;
-
     /// Tells `sack_lock_holder_child` which store to lock, and that it runs as the child.
     const LOCK_CHILD_ENV: &str = "GNOCCHI_TEST_SACK_LOCK_CHILD";
+    /// What the child prints once it holds the lock.
+    const LOCKED_MARKER: &str = "SACK-3-LOCKED-BY-CHILD";
 
     fn open_store(sacks: u32) -> (tempfile::TempDir, FileIncoming) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -521,7 +543,8 @@ mod tests {
             let incoming = FileIncoming::open(&base).unwrap();
             let lock = incoming.lock_sack(3, false).await.unwrap();
             assert!(lock.is_some(), "sack 3 is free when the child starts");
-            println!("LOCKED");
+            // libtest may print the test name on the same line first.
+            println!("\n{LOCKED_MARKER}");
             std::io::stdout().flush().unwrap();
             let mut line = String::new();
             std::io::stdin().read_line(&mut line).unwrap(); // returns at EOF
@@ -552,14 +575,19 @@ mod tests {
         let reader = std::thread::spawn(move || {
             let mut locked_tx = Some(locked_tx);
             for line in BufReader::new(stdout).lines() {
-                if line.unwrap().trim() == "LOCKED" {
+                if line.unwrap().contains(LOCKED_MARKER) {
                     if let Some(tx) = locked_tx.take() {
                         let _ = tx.send(());
                     }
                 }
             }
         });
-        locked_rx.await.expect("the child reports that it holds sack 3");
+        // The timeout only turns a hang into a failure.
+        let reported = tokio::time::timeout(Duration::from_secs(60), locked_rx).await;
+        if !matches!(reported, Ok(Ok(()))) {
+            let _ = child.kill();
+            panic!("the child did not report holding sack 3: {reported:?}");
+        }
 
         assert!(incoming.lock_sack(3, false).await.unwrap().is_none());
         let timed = incoming
@@ -584,6 +612,104 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(got.is_some());
+    }
+
+    /// Tells `crash_writer_child` which store to write to, and that it runs as the child.
+    const CRASH_CHILD_ENV: &str = "GNOCCHI_TEST_CRASH_WRITER_CHILD";
+    /// What the child prints once `add_measures` returned for batch `i`.
+    const ADDED_MARKER: &str = "BATCH-DURABLE ";
+    /// The metric the crash writer child writes to.
+    const CRASH_METRIC: Uuid = Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0001);
+    const CRASH_BATCH_LEN: i64 = 500;
+
+    /// The child half of `kill_during_writes_loses_no_acknowledged_batch`: a no-op unless that
+    /// test spawned this binary. Adds batches until killed, reporting each one durable.
+    #[test]
+    fn crash_writer_child() {
+        let Ok(base) = std::env::var(CRASH_CHILD_ENV) else {
+            return;
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let incoming = FileIncoming::open(&base).unwrap();
+            for i in 0..100_000i64 {
+                let batch = (0..CRASH_BATCH_LEN)
+                    .map(|k| Measure::new(i * CRASH_BATCH_LEN + k, k as f64))
+                    .collect();
+                incoming
+                    .add_measures(&[(CRASH_METRIC, batch)])
+                    .await
+                    .unwrap();
+                println!("\n{ADDED_MARKER}{i}");
+                std::io::stdout().flush().unwrap();
+            }
+        });
+    }
+
+    /// ARCHITECTURE.md: "A killed process loses nothing that was answered 202." A writer killed
+    /// with SIGKILL in the middle of its writes leaves every batch it reported durable, whole,
+    /// and no torn batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kill_during_writes_loses_no_acknowledged_batch() {
+        let (dir, incoming) = open_store(4);
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "incoming::file::tests::crash_writer_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CRASH_CHILD_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let killer = tokio::task::spawn_blocking(move || {
+            let mut acked = Vec::new();
+            let mut killed = false;
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                if let Some(i) = line.split(ADDED_MARKER).nth(1) {
+                    acked.push(i.trim().parse::<i64>().unwrap());
+                    if acked.len() == 40 && !killed {
+                        child.kill().unwrap(); // SIGKILL, mid-write most likely
+                        killed = true;
+                    }
+                }
+            }
+            let status = child.wait().unwrap();
+            (acked, killed, status)
+        });
+        let (acked, killed, status) = tokio::time::timeout(Duration::from_secs(120), killer)
+            .await
+            .expect("the child reports its writes")
+            .unwrap();
+        assert!(killed, "the child exited before being killed: {status}");
+
+        let pending = incoming.read_measures(CRASH_METRIC).await.unwrap();
+        assert!(
+            !dir.path().join("quarantine").exists(),
+            "no torn batch was left behind"
+        );
+        let mut present: Vec<i64> = pending
+            .measures
+            .iter()
+            .map(|m| m.timestamp / CRASH_BATCH_LEN)
+            .collect();
+        assert_eq!(
+            present.len() % CRASH_BATCH_LEN as usize,
+            0,
+            "only whole batches"
+        );
+        present.dedup();
+        for i in &acked {
+            assert!(
+                present.contains(i),
+                "batch {i} was reported durable but is missing"
+            );
+        }
+        // At most the batch being written when the kill landed is there unreported.
+        assert!(present.len() <= acked.len() + 1);
     }
 
     /// Two opens of one store (two descriptors, as two processes would have) exclude each other.
@@ -619,12 +745,19 @@ mod tests {
         assert_eq!(pending.measures, vec![Measure::new(1, 1.0)]);
         assert_eq!(pending.token.len(), 1);
         assert_eq!(incoming.backlog().await.unwrap(), (1, 1));
-        let kept = fs::read(dir.path().join("quarantine").join(format!("{metric}_{name}")));
+        let kept = fs::read(
+            dir.path()
+                .join("quarantine")
+                .join(format!("{metric}_{name}")),
+        );
         assert_eq!(kept.unwrap(), vec![7; 17]);
 
         incoming.ack(metric, &pending).await.unwrap();
         assert_eq!(incoming.backlog().await.unwrap(), (0, 0));
-        assert!(!metric_dir.exists(), "an emptied metric directory is removed");
+        assert!(
+            !metric_dir.exists(),
+            "an emptied metric directory is removed"
+        );
     }
 
     /// Within one metric the batches are read in the order they were added.
