@@ -50,6 +50,19 @@ impl Caller {
             Err(ApiError::forbidden())
         }
     }
+
+    /// Whether rule `rule` passes on `target`, without failing.
+    pub(crate) fn allows(&self, rule: &str, target: &Value) -> bool {
+        self.policy.check(rule, &self.creds, target)
+    }
+
+    /// The caller's project id, when the authentication mode knows one (noauth).
+    pub(crate) fn project_id(&self) -> Option<&str> {
+        self.creds
+            .attrs
+            .get("project_id")
+            .and_then(|p| p.as_deref())
+    }
 }
 
 /// The user name of the `Authorization: Basic` header; `None` when absent or malformed.

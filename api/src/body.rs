@@ -17,7 +17,12 @@ fn has_media_type(req: &HttpRequest, expected: &str) -> bool {
 
 /// 415 unless the request says `application/json`.
 pub(crate) fn require_json_type(req: &HttpRequest) -> Result<(), ApiError> {
-    if has_media_type(req, "application/json") {
+    require_media_type(req, "application/json")
+}
+
+/// 415 unless the request's media type is `expected`.
+pub(crate) fn require_media_type(req: &HttpRequest, expected: &str) -> Result<(), ApiError> {
+    if has_media_type(req, expected) {
         Ok(())
     } else {
         Err(ApiError::new(

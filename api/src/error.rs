@@ -145,6 +145,11 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, Description::Empty)
     }
 
+    /// 403 with a message string (`Insufficient privileges`, §2.6).
+    pub(crate) fn forbidden_with(msg: impl Into<String>) -> Self {
+        Self::text(StatusCode::FORBIDDEN, msg)
+    }
+
     /// A bare 403 (a failed policy check).
     pub fn forbidden() -> Self {
         Self::new(StatusCode::FORBIDDEN, Description::Empty)

@@ -17,6 +17,7 @@ mod query;
 mod request_span;
 mod resource_id;
 mod routes;
+mod search_filter;
 mod settings;
 mod validate;
 

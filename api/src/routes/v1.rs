@@ -1,13 +1,20 @@
 //! `/v1`: the API index, capabilities and status (shared/spec/api.md §3.2–§3.4), and the
 //! sub-collections.
 
+mod aggregates;
+mod aggregation;
 mod archive_policy;
 mod archive_policy_body;
 mod archive_policy_rule;
+mod batch;
 mod measures;
 mod metric;
+mod resource;
+mod resource_body;
 mod resource_index;
 mod resource_metric;
+mod resource_type;
+mod search_metric;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -40,12 +47,18 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("", web::get().to(index))
         .route("/capabilities", web::get().to(capabilities))
         .route("/status", web::get().to(status))
+        .configure(aggregates::configure)
+        .configure(aggregation::configure)
         .configure(archive_policy::configure)
         .configure(archive_policy_rule::configure)
         .configure(metric::configure)
         .configure(measures::configure)
         .configure(resource_index::configure)
-        .configure(resource_metric::configure);
+        .configure(resource_metric::configure)
+        .configure(resource_type::configure)
+        .configure(resource::configure)
+        .configure(batch::configure)
+        .configure(search_metric::configure);
 }
 
 async fn index(req: HttpRequest) -> HttpResponse {

@@ -1,8 +1,13 @@
 //! In-process tests of the whole application on SQLite and files in a temporary directory.
 
+mod aggregates;
 mod archive_policy;
+mod batch;
 mod common;
 mod errors;
 mod measures;
 mod metric;
 mod policy;
+mod resource;
+mod resource_type;
+mod search_metric;

@@ -11,7 +11,7 @@ use gnocchi_core::time::{
 };
 use gnocchi_core::{AggregationMethod, Measure};
 use gnocchi_indexer::ProcessedMetric;
-use gnocchi_storage::{process_pending, read_measures, sack_of, MeasuresQuery};
+use gnocchi_storage::{process_pending, read_measures, sack_of, CalendarUnit, MeasuresQuery};
 use serde_json::Value;
 
 use super::metric::{load, LoadedMetric};
@@ -214,6 +214,8 @@ pub(crate) async fn push(
 struct ReadParams {
     query: MeasuresQuery,
     refresh: bool,
+    /// A calendar `resample` (engine.md §6.1.3), applied after the read.
+    calendar: Option<CalendarUnit>,
 }
 
 fn single<'a>(query: &'a Query, name: &str) -> Result<Option<&'a str>, ApiError> {
@@ -230,6 +232,7 @@ fn single<'a>(query: &'a Query, name: &str) -> Result<Option<&'a str>, ApiError>
 
 fn read_params(query: &Query, loaded: &LoadedMetric) -> Result<ReadParams, ApiError> {
     let granularity = single(query, "granularity")?;
+    let mut calendar = None;
     let resample = match single(query, "resample")? {
         None => None,
         Some(r) => {
@@ -238,10 +241,15 @@ fn read_params(query: &Query, loaded: &LoadedMetric) -> Result<ReadParams, ApiEr
                     "A granularity must be specified to resample",
                 ));
             }
-            Some(
-                parse_timespan_positive(&TimeInput::Text(r))
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
-            )
+            // api.md §1.8: calendar letters are recognised before the timespan parser.
+            calendar = CalendarUnit::from_letter(r);
+            match calendar {
+                Some(_) => None,
+                None => Some(
+                    parse_timespan_positive(&TimeInput::Text(r))
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                ),
+            }
         }
     };
     let now = now_ns();
@@ -293,12 +301,13 @@ fn read_params(query: &Query, loaded: &LoadedMetric) -> Result<ReadParams, ApiEr
             resample_ns: resample,
         },
         refresh,
+        calendar,
     })
 }
 
 /// Processes the metric's pending measures now (`refresh=true`), waiting up to
 /// `[api] operation_timeout` for metricd to release the metric's sack.
-async fn refresh(state: &AppState, loaded: &LoadedMetric) -> Result<(), ApiError> {
+pub(crate) async fn refresh(state: &AppState, loaded: &LoadedMetric) -> Result<(), ApiError> {
     let id = loaded.metric.id;
     let sack = sack_of(id, state.incoming.sacks());
     let deadline = Instant::now() + state.settings.operation_timeout;
@@ -354,6 +363,12 @@ pub(crate) async fn read(
     let params = read_params(&Query::of(req), loaded)?;
     if params.refresh {
         refresh(state, loaded).await?;
+    }
+    if let Some(unit) = params.calendar {
+        let text = super::aggregation::read_calendar(state, loaded, &params.query, unit).await?;
+        return Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(text));
     }
     let points = read_measures(
         state.storage.as_ref(),

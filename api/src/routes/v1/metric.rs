@@ -37,7 +37,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// `created_by_user_id` / `created_by_project_id` from a creator string (§2.2).
-fn creator_parts(creator: &str) -> (String, String) {
+pub(crate) fn creator_parts(creator: &str) -> (String, String) {
     match creator.split_once(':') {
         Some((u, p)) => (u.to_owned(), p.to_owned()),
         None => (creator.to_owned(), String::new()),
@@ -68,7 +68,7 @@ fn creation_json(m: &Metric) -> Value {
 }
 
 /// The listing shape.
-fn listing_json(m: &Metric, policy: Option<&ArchivePolicy>) -> Value {
+pub(crate) fn listing_json(m: &Metric, policy: Option<&ArchivePolicy>) -> Value {
     let mut o = common(m);
     o.insert(
         "resource_id".into(),
