@@ -36,6 +36,17 @@ pub(crate) fn json_response(
         .body(crate::pyjson::to_string(v))
 }
 
+/// 201 with `repr` and `Location: <base URL><path>`; `path` starts with `/v1/` and is encoded.
+pub(crate) fn created(req: &HttpRequest, path: &str, repr: &serde_json::Value) -> HttpResponse {
+    let mut res = json_response(actix_web::http::StatusCode::CREATED, repr);
+    let location = format!("{}{path}", base_url(req));
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&location) {
+        res.headers_mut()
+            .insert(actix_web::http::header::LOCATION, v);
+    }
+    res
+}
+
 /// The request's external base URL (`scheme://host[/prefix]`).
 pub(crate) fn base_url(req: &HttpRequest) -> String {
     let proxy = req

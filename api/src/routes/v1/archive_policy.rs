@@ -1,6 +1,6 @@
 //! `/v1/archive_policy` (shared/spec/api.md §4).
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
@@ -10,7 +10,7 @@ use crate::auth::{
 };
 use crate::error::ApiError;
 use crate::proxy::encode_segment;
-use crate::routes::{base_url, json_response};
+use crate::routes::{created, json_response};
 use crate::{body, AppState};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
@@ -38,16 +38,8 @@ async fn create(
     let repr = to_json(&policy);
     caller.enforce("create archive policy", &repr)?;
     state.indexer.create_archive_policy(&policy).await?;
-    let location = format!(
-        "{}/v1/archive_policy/{}",
-        base_url(&req),
-        encode_segment(&policy.name)
-    );
-    let mut res = json_response(StatusCode::CREATED, &repr);
-    if let Ok(v) = header::HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    let path = format!("/v1/archive_policy/{}", encode_segment(&policy.name));
+    Ok(created(&req, &path, &repr))
 }
 
 async fn list(

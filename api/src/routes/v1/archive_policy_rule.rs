@@ -1,6 +1,6 @@
 //! `/v1/archive_policy_rule` (shared/spec/api.md §5).
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use gnocchi_core::ArchivePolicyRule;
 use serde_json::{json, Value};
@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::auth::{Authorized, Caller, CreateArchivePolicyRule, ListArchivePolicyRule};
 use crate::error::ApiError;
 use crate::proxy::encode_segment;
-use crate::routes::{base_url, json_response};
+use crate::routes::{created, json_response};
 use crate::validate::{self, Invalid, Path};
 use crate::{body, AppState};
 
@@ -83,16 +83,8 @@ async fn create(
             ),
             e => e.into(),
         })?;
-    let location = format!(
-        "{}/v1/archive_policy_rule/{}",
-        base_url(&req),
-        encode_segment(&rule.name)
-    );
-    let mut res = json_response(StatusCode::CREATED, &repr);
-    if let Ok(v) = header::HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    let path = format!("/v1/archive_policy_rule/{}", encode_segment(&rule.name));
+    Ok(created(&req, &path, &repr))
 }
 
 async fn list(

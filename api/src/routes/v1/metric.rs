@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::resource_id::{parse_uuid, transform};
-use crate::routes::{base_url, json_response};
+use crate::routes::{created, json_response};
 use crate::validate::{self, Invalid, Path};
 use crate::{body, pagination, AppState};
 
@@ -274,11 +274,11 @@ async fn create(
             }
             e => e.into(),
         })?;
-    let location = format!("{}/v1/metric/{}", base_url(&req), metric.id);
-    let mut res = json_response(StatusCode::CREATED, &creation_json(&metric));
-    if let Ok(v) = header::HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
+    let res = created(
+        &req,
+        &format!("/v1/metric/{}", metric.id),
+        &creation_json(&metric),
+    );
     Ok(res)
 }
 

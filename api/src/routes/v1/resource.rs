@@ -13,7 +13,6 @@ use gnocchi_indexer::{
     ResourceUpdate,
 };
 use serde_json::{json, Map, Value};
-use uuid::Uuid;
 
 use super::metric::{creator_parts, listing_json};
 use super::resource_body::{self, metric_error, metric_set};
@@ -22,7 +21,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::resource_id::transform;
-use crate::routes::{base_url, json_response};
+use crate::routes::json_response;
 use crate::settings::AuthMode;
 use crate::validate::Path;
 use crate::{body, pagination, search_filter, AppState};
@@ -204,14 +203,6 @@ async fn lookup(
     Ok((t, r))
 }
 
-fn location(req: &HttpRequest, type_name: &str, id: Uuid) -> String {
-    format!(
-        "{}/v1/resource/{}/{id}",
-        base_url(req),
-        encode_segment(type_name)
-    )
-}
-
 async fn create(
     req: HttpRequest,
     path: web::Path<String>,
@@ -264,10 +255,8 @@ async fn create(
         .create_resource(&new)
         .await
         .map_err(metric_error)?;
-    let mut res = json_response(StatusCode::CREATED, &resource_json(&r));
-    if let Ok(v) = header::HeaderValue::from_str(&location(&req, &type_name, r.id)) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
+    let path = format!("/v1/resource/{}/{}", encode_segment(&type_name), r.id);
+    let res = crate::routes::created(&req, &path, &resource_json(&r));
     Ok(with_cache_headers(res, &r))
 }
 

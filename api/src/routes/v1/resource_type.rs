@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use gnocchi_indexer::{AttributeDefinition, AttributeType, AttributeValue, ResourceType};
 use serde_json::{Map, Number, Value};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{base_url, json_response};
+use crate::routes::json_response;
 use crate::validate::{self, Invalid, Path};
 use crate::{body, AppState};
 
@@ -240,16 +240,8 @@ fn fill_of(name: &str, parsed: &Parsed) -> Result<Option<AttributeValue>, ApiErr
 }
 
 fn created(req: &HttpRequest, t: &ResourceType) -> HttpResponse {
-    let location = format!(
-        "{}/v1/resource_type/{}",
-        base_url(req),
-        encode_segment(&t.name)
-    );
-    let mut res = json_response(StatusCode::CREATED, &t.to_json());
-    if let Ok(v) = header::HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    res
+    let path = format!("/v1/resource_type/{}", encode_segment(&t.name));
+    crate::routes::created(req, &path, &t.to_json())
 }
 
 async fn create(
