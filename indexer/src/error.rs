@@ -21,8 +21,8 @@ pub enum Error {
 
     /// The URL names a database this build cannot talk to.
     #[snafu(display(
-        "unsupported indexer url {url}: expected a sqlite:///<relative path> or \
-         sqlite:////<absolute path> url"
+        "unsupported indexer url {url}: expected a sqlite:///<relative path>, \
+         sqlite:////<absolute path> or postgresql://<user>@<host>/<database> url"
     ))]
     UnsupportedScheme {
         /// The URL as configured.
@@ -410,10 +410,30 @@ fn is_transient(e: &sqlx::Error) -> bool {
         | sqlx::Error::Tls(_) => true,
         // SQLite extended codes BUSY (5), BUSY_RECOVERY (261), BUSY_SNAPSHOT (517),
         // BUSY_TIMEOUT (773), LOCKED (6), LOCKED_SHAREDCACHE (262); PostgreSQL serialization
-        // failure / deadlock; MySQL lock wait timeout / deadlock.
+        // failure / deadlock, connection exceptions (08xxx), too many connections, admin or
+        // crash shutdown, cannot connect now; MySQL lock wait timeout / deadlock.
         sqlx::Error::Database(db) => matches!(
             db.code().as_deref(),
-            Some("5" | "261" | "517" | "773" | "6" | "262" | "40001" | "40P01" | "1205" | "1213")
+            Some(
+                "5" | "261"
+                    | "517"
+                    | "773"
+                    | "6"
+                    | "262"
+                    | "40001"
+                    | "40P01"
+                    | "08000"
+                    | "08003"
+                    | "08006"
+                    | "08001"
+                    | "08004"
+                    | "53300"
+                    | "57P01"
+                    | "57P02"
+                    | "57P03"
+                    | "1205"
+                    | "1213"
+            )
         ),
         _ => false,
     }

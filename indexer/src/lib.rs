@@ -9,6 +9,7 @@ mod filter;
 mod fnmatch;
 mod indexer;
 mod pagination;
+mod postgresql;
 mod resource_type;
 mod sql;
 mod sqlite;
@@ -22,6 +23,7 @@ pub use indexer::{
     ResourceQuery, ResourceUpdate,
 };
 pub use pagination::{NullsOrder, Page, SortDirection, SortKey};
+pub use postgresql::PostgresqlIndexer;
 pub use resource_type::{
     AttributeDefinition, AttributeType, AttributeValue, AttributeValueError, ResourceType,
     ResourceTypeState,
@@ -29,12 +31,14 @@ pub use resource_type::{
 pub use sqlite::SqliteIndexer;
 
 /// Opens the indexer named by `url` (`[indexer] url` of gnocchi.conf). The only code that
-/// names backends: `sqlite:///<relative>` and `sqlite:////<absolute>` today.
+/// names backends: `sqlite:///<relative>`, `sqlite:////<absolute>`, and
+/// `postgresql://user:password@host:port/database` (also `postgresql+<driver>://`).
 pub async fn open(url: &str) -> Result<Arc<dyn Indexer>> {
     let scheme = url.split_once("://").map_or("", |(s, _)| s);
     let backend = scheme.split('+').next().unwrap_or(scheme);
     match backend {
         "sqlite" => Ok(Arc::new(SqliteIndexer::open(url).await?)),
+        "postgresql" | "postgres" => Ok(Arc::new(PostgresqlIndexer::open(url).await?)),
         _ => error::UnsupportedSchemeSnafu { url }.fail(),
     }
 }

@@ -211,59 +211,70 @@ pub(crate) fn order_by(keys: &[ResolvedKey]) -> String {
 
 /// The condition "row sorts strictly after the marker row", given the marker's value of each
 /// key. Placeholders are produced by `placeholder` so each dialect numbers them its own way;
-/// the returned values are to be bound in order.
+/// the returned values are to be bound in order. `placeholder` is called exactly once per
+/// returned value, in text order, so numbered placeholders (`$n`) stay in step with the binds
+/// even when a disjunct is left out for a NULL marker value.
 pub(crate) fn after_marker(
     keys: &[ResolvedKey],
     marker: &[SqlValue],
     mut placeholder: impl FnMut() -> String,
 ) -> (String, Vec<SqlValue>) {
+    /// How the row compares on the key being tested.
+    enum After {
+        /// `c IS NOT NULL` (marker NULL, NULLs first).
+        NotNull,
+        /// `c <cmp> v`.
+        Cmp,
+        /// `(c <cmp> v OR c IS NULL)`.
+        CmpOrNull,
+    }
     let mut disjuncts = Vec::new();
     let mut binds = Vec::new();
     for i in 0..keys.len() {
+        let k = &keys[i];
+        let after = match (&marker[i], k.key.nulls_first()) {
+            // Marker NULL, NULLs first: every non-NULL comes after.
+            (SqlValue::Null, true) => After::NotNull,
+            // Marker NULL, NULLs last: nothing comes after on this key.
+            (SqlValue::Null, false) => continue,
+            (_, true) => After::Cmp,
+            // A NOT NULL column has no NULLs to come after the marker.
+            (_, false) if !k.nullable => After::Cmp,
+            (_, false) => After::CmpOrNull,
+        };
         let mut conj = Vec::new();
-        let mut local = Vec::new();
         // Equal on every earlier key...
         for (k, v) in keys[..i].iter().zip(marker) {
             match v {
                 SqlValue::Null => conj.push(format!("{} IS NULL", k.column)),
                 v => {
                     conj.push(format!("{} = {}", k.column, placeholder()));
-                    local.push(v.clone());
+                    binds.push(v.clone());
                 }
             }
         }
         // ...and strictly after on this one.
-        let k = &keys[i];
-        let greater = k.key.direction == SortDirection::Asc;
-        let cmp = if greater { ">" } else { "<" };
-        let after = match (&marker[i], k.key.nulls_first()) {
-            // Marker NULL, NULLs first: every non-NULL comes after.
-            (SqlValue::Null, true) => Some(format!("{} IS NOT NULL", k.column)),
-            // Marker NULL, NULLs last: nothing comes after on this key.
-            (SqlValue::Null, false) => None,
-            (v, true) => {
-                local.push(v.clone());
-                Some(format!("{} {cmp} {}", k.column, placeholder()))
+        let cmp = if k.key.direction == SortDirection::Asc {
+            ">"
+        } else {
+            "<"
+        };
+        conj.push(match after {
+            After::NotNull => format!("{} IS NOT NULL", k.column),
+            After::Cmp => {
+                binds.push(marker[i].clone());
+                format!("{} {cmp} {}", k.column, placeholder())
             }
-            // A NOT NULL column has no NULLs to come after the marker.
-            (v, false) if !k.nullable => {
-                local.push(v.clone());
-                Some(format!("{} {cmp} {}", k.column, placeholder()))
-            }
-            (v, false) => {
-                local.push(v.clone());
-                Some(format!(
+            After::CmpOrNull => {
+                binds.push(marker[i].clone());
+                format!(
                     "({c} {cmp} {p} OR {c} IS NULL)",
                     c = k.column,
                     p = placeholder()
-                ))
+                )
             }
-        };
-        if let Some(after) = after {
-            conj.push(after);
-            disjuncts.push(format!("({})", conj.join(" AND ")));
-            binds.extend(local);
-        }
+        });
+        disjuncts.push(format!("({})", conj.join(" AND ")));
     }
     if disjuncts.is_empty() {
         ("1 = 0".to_owned(), binds)
@@ -301,6 +312,46 @@ mod tests {
         assert_eq!(
             keys.iter().map(|k| k.column.as_str()).collect::<Vec<_>>(),
             ["name", "id"]
+        );
+    }
+
+    #[test]
+    fn after_marker_numbers_only_bound_values() {
+        let cols = [
+            Column::plain("id", false),
+            Column::plain("name", true),
+            Column::plain("unit", true),
+        ];
+        let keys = resolve_sort(
+            &[SortKey::asc("name"), SortKey::asc("unit")],
+            &cols,
+            &[Column::plain("id", false)],
+        )
+        .expect("valid");
+        let mut n = 0;
+        let (sql, binds) = after_marker(
+            &keys,
+            &[
+                SqlValue::Text("a".to_owned()),
+                SqlValue::Null,
+                SqlValue::Text("x".to_owned()),
+            ],
+            || {
+                n += 1;
+                format!("${n}")
+            },
+        );
+        assert_eq!(
+            sql,
+            "(((name > $1 OR name IS NULL)) OR (name = $2 AND unit IS NULL AND id > $3))"
+        );
+        assert_eq!(
+            binds,
+            [
+                SqlValue::Text("a".to_owned()),
+                SqlValue::Text("a".to_owned()),
+                SqlValue::Text("x".to_owned()),
+            ]
         );
     }
 }

@@ -5,9 +5,11 @@
 //! collected in the "Dialect" section below (including the [`Dialect`] used by the
 //! backend-neutral search compiler in `crate::sql`). The statements live in one submodule per
 //! topic (`archive_policy`, `metric`, `resource_type`, `resource` for writes, `resource_query`
-//! for reads) and the row encoding in `rows`; they are plain SQL that the PostgreSQL and
-//! MariaDB backends mirror, and the contract suite in `tests/it` holds every backend to the
-//! same behaviour.
+//! for reads) and the row encoding in `rows`. They are plain SQL written with `?` placeholders
+//! over this module's `Conn`, `Pool`, `DbRow`, `DIALECT` and helpers, passed through `stmt`;
+//! `crate::postgresql` compiles the very same files against its own versions of those names,
+//! so a change here changes both backends, and the contract suite in `tests/it` holds every
+//! backend to the same behaviour.
 
 mod archive_policy;
 mod metric;
@@ -16,6 +18,7 @@ mod resource_query;
 mod resource_type;
 mod rows;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -52,6 +55,26 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections per process. Readers run in parallel under WAL; writers queue on the file lock.
 const POOL_SIZE: u32 = 8;
+
+/// The connection type the shared statement modules run on.
+type Conn = SqliteConnection;
+
+/// The pool type the shared statement modules run on.
+type Pool = SqlitePool;
+
+/// The row type the shared statement modules decode.
+type DbRow = sqlx::sqlite::SqliteRow;
+
+/// The dialect of generated statements.
+const DIALECT: SqliteDialect = SqliteDialect;
+
+/// Column type of `revision` in the per-type history tables (a rowid alias here).
+const REVISION_SQL_TYPE: &str = "INTEGER";
+
+/// Statements are written with `?` placeholders, which SQLite takes as they are.
+fn stmt(sql: &str) -> Cow<'_, str> {
+    Cow::Borrowed(sql)
+}
 
 /// Bind placeholder; SQLite numbers `?` positionally (PostgreSQL would say `$n`).
 fn placeholder() -> String {

@@ -1,8 +1,8 @@
 //! Archive policies and archive policy rules (api.md §4, §5).
 
+use super::{stmt, Conn, Pool};
 use gnocchi_core::{ArchivePolicy, ArchivePolicyItem, ArchivePolicyRule};
 use snafu::ResultExt;
-use sqlx::{SqliteConnection, SqlitePool};
 
 use super::rows::{definition_to_json, methods_to_json, ArchivePolicyRow};
 use super::{begin_write, commit, exists, is_foreign_key_violation, is_unique_violation};
@@ -13,11 +13,11 @@ use crate::error::{
     ArchivePolicyRuleRenameExistsSnafu, Error, QuerySnafu, Result,
 };
 
-async fn fetch_policy(conn: &mut SqliteConnection, name: &str) -> Result<Option<ArchivePolicy>> {
-    sqlx::query_as::<_, ArchivePolicyRow>(
+async fn fetch_policy(conn: &mut Conn, name: &str) -> Result<Option<ArchivePolicy>> {
+    sqlx::query_as::<_, ArchivePolicyRow>(&stmt(
         "SELECT name, back_window, definition, aggregation_methods FROM archive_policy \
          WHERE name = ?",
-    )
+    ))
     .bind(name)
     .fetch_optional(&mut *conn)
     .await
@@ -28,10 +28,10 @@ async fn fetch_policy(conn: &mut SqliteConnection, name: &str) -> Result<Option<
     .transpose()
 }
 
-async fn fetch_rule(conn: &mut SqliteConnection, name: &str) -> Result<Option<ArchivePolicyRule>> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
+async fn fetch_rule(conn: &mut Conn, name: &str) -> Result<Option<ArchivePolicyRule>> {
+    let row: Option<(String, String, String)> = sqlx::query_as(&stmt(
         "SELECT name, metric_pattern, archive_policy_name FROM archive_policy_rule WHERE name = ?",
-    )
+    ))
     .bind(name)
     .fetch_optional(&mut *conn)
     .await
@@ -47,12 +47,12 @@ async fn fetch_rule(conn: &mut SqliteConnection, name: &str) -> Result<Option<Ar
     ))
 }
 
-pub(super) async fn create_archive_policy(pool: &SqlitePool, policy: &ArchivePolicy) -> Result<()> {
+pub(super) async fn create_archive_policy(pool: &Pool, policy: &ArchivePolicy) -> Result<()> {
     let back_window = i64::try_from(policy.back_window).unwrap_or(i64::MAX);
-    let res = sqlx::query(
+    let res = sqlx::query(&stmt(
         "INSERT INTO archive_policy (name, back_window, definition, aggregation_methods) \
          VALUES (?, ?, ?, ?)",
-    )
+    ))
     .bind(&policy.name)
     .bind(back_window)
     .bind(definition_to_json(&policy.definition))
@@ -68,7 +68,7 @@ pub(super) async fn create_archive_policy(pool: &SqlitePool, policy: &ArchivePol
     }
 }
 
-pub(super) async fn archive_policy(pool: &SqlitePool, name: &str) -> Result<ArchivePolicy> {
+pub(super) async fn archive_policy(pool: &Pool, name: &str) -> Result<ArchivePolicy> {
     let mut conn = pool.acquire().await.context(QuerySnafu { op: "acquire" })?;
     fetch_policy(&mut conn, name)
         .await?
@@ -77,11 +77,11 @@ pub(super) async fn archive_policy(pool: &SqlitePool, name: &str) -> Result<Arch
         })
 }
 
-pub(super) async fn list_archive_policies(pool: &SqlitePool) -> Result<Vec<ArchivePolicy>> {
-    sqlx::query_as::<_, ArchivePolicyRow>(
+pub(super) async fn list_archive_policies(pool: &Pool) -> Result<Vec<ArchivePolicy>> {
+    sqlx::query_as::<_, ArchivePolicyRow>(&stmt(
         "SELECT name, back_window, definition, aggregation_methods FROM archive_policy \
          ORDER BY name",
-    )
+    ))
     .fetch_all(pool)
     .await
     .context(QuerySnafu {
@@ -93,7 +93,7 @@ pub(super) async fn list_archive_policies(pool: &SqlitePool) -> Result<Vec<Archi
 }
 
 pub(super) async fn update_archive_policy(
-    pool: &SqlitePool,
+    pool: &Pool,
     name: &str,
     definition: &[ArchivePolicyItem],
     back_window: Option<u64>,
@@ -123,18 +123,20 @@ pub(super) async fn update_archive_policy(
     let old_back_window = policy.back_window;
     policy.definition = definition.to_vec();
     policy.back_window = back_window.unwrap_or(old_back_window);
-    sqlx::query("UPDATE archive_policy SET definition = ?, back_window = ? WHERE name = ?")
-        .bind(definition_to_json(&policy.definition))
-        .bind(i64::try_from(policy.back_window).unwrap_or(i64::MAX))
-        .bind(name)
-        .execute(&mut *tx)
-        .await
-        .context(QuerySnafu { op: OP })?;
+    sqlx::query(&stmt(
+        "UPDATE archive_policy SET definition = ?, back_window = ? WHERE name = ?",
+    ))
+    .bind(definition_to_json(&policy.definition))
+    .bind(i64::try_from(policy.back_window).unwrap_or(i64::MAX))
+    .bind(name)
+    .execute(&mut *tx)
+    .await
+    .context(QuerySnafu { op: OP })?;
     if policy.back_window < old_back_window {
         // engine.md §1.3: the janitor re-cuts the raw buffers with the smaller window.
-        sqlx::query(
+        sqlx::query(&stmt(
             "UPDATE metric SET needs_raw_data_truncation = 1 WHERE archive_policy_name = ?",
-        )
+        ))
         .bind(name)
         .execute(&mut *tx)
         .await
@@ -146,7 +148,7 @@ pub(super) async fn update_archive_policy(
     Ok(policy)
 }
 
-pub(super) async fn delete_archive_policy(pool: &SqlitePool, name: &str) -> Result<()> {
+pub(super) async fn delete_archive_policy(pool: &Pool, name: &str) -> Result<()> {
     const OP: &str = "delete archive policy";
     let mut tx = begin_write(pool, OP).await?;
     if !exists(
@@ -170,7 +172,7 @@ pub(super) async fn delete_archive_policy(pool: &SqlitePool, name: &str) -> Resu
     if in_use {
         return ArchivePolicyInUseSnafu { name }.fail();
     }
-    match sqlx::query("DELETE FROM archive_policy WHERE name = ?")
+    match sqlx::query(&stmt("DELETE FROM archive_policy WHERE name = ?"))
         .bind(name)
         .execute(&mut *tx)
         .await
@@ -183,7 +185,7 @@ pub(super) async fn delete_archive_policy(pool: &SqlitePool, name: &str) -> Resu
 }
 
 pub(super) async fn create_archive_policy_rule(
-    pool: &SqlitePool,
+    pool: &Pool,
     rule: &ArchivePolicyRule,
 ) -> Result<()> {
     const OP: &str = "insert archive policy rule";
@@ -201,10 +203,10 @@ pub(super) async fn create_archive_policy_rule(
         }
         .fail();
     }
-    let res = sqlx::query(
+    let res = sqlx::query(&stmt(
         "INSERT INTO archive_policy_rule (name, metric_pattern, archive_policy_name) \
          VALUES (?, ?, ?)",
-    )
+    ))
     .bind(&rule.name)
     .bind(&rule.metric_pattern)
     .bind(&rule.archive_policy_name)
@@ -226,10 +228,7 @@ pub(super) async fn create_archive_policy_rule(
     commit(tx, OP).await
 }
 
-pub(super) async fn archive_policy_rule(
-    pool: &SqlitePool,
-    name: &str,
-) -> Result<ArchivePolicyRule> {
+pub(super) async fn archive_policy_rule(pool: &Pool, name: &str) -> Result<ArchivePolicyRule> {
     let mut conn = pool.acquire().await.context(QuerySnafu { op: "acquire" })?;
     fetch_rule(&mut conn, name)
         .await?
@@ -238,14 +237,15 @@ pub(super) async fn archive_policy_rule(
         })
 }
 
-pub(super) async fn list_archive_policy_rules(pool: &SqlitePool) -> Result<Vec<ArchivePolicyRule>> {
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT name, metric_pattern, archive_policy_name FROM archive_policy_rule")
-            .fetch_all(pool)
-            .await
-            .context(QuerySnafu {
-                op: "list archive policy rules",
-            })?;
+pub(super) async fn list_archive_policy_rules(pool: &Pool) -> Result<Vec<ArchivePolicyRule>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(&stmt(
+        "SELECT name, metric_pattern, archive_policy_name FROM archive_policy_rule",
+    ))
+    .fetch_all(pool)
+    .await
+    .context(QuerySnafu {
+        op: "list archive policy rules",
+    })?;
     let mut rules: Vec<ArchivePolicyRule> = rows
         .into_iter()
         .map(
@@ -268,7 +268,7 @@ pub(super) async fn list_archive_policy_rules(pool: &SqlitePool) -> Result<Vec<A
 }
 
 pub(super) async fn rename_archive_policy_rule(
-    pool: &SqlitePool,
+    pool: &Pool,
     name: &str,
     new_name: &str,
 ) -> Result<ArchivePolicyRule> {
@@ -283,11 +283,13 @@ pub(super) async fn rename_archive_policy_rule(
     if name == new_name {
         return Ok(rule);
     }
-    let res = sqlx::query("UPDATE archive_policy_rule SET name = ? WHERE name = ?")
-        .bind(new_name)
-        .bind(name)
-        .execute(&mut *tx)
-        .await;
+    let res = sqlx::query(&stmt(
+        "UPDATE archive_policy_rule SET name = ? WHERE name = ?",
+    ))
+    .bind(new_name)
+    .bind(name)
+    .execute(&mut *tx)
+    .await;
     match res {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
@@ -300,8 +302,8 @@ pub(super) async fn rename_archive_policy_rule(
     Ok(rule)
 }
 
-pub(super) async fn delete_archive_policy_rule(pool: &SqlitePool, name: &str) -> Result<()> {
-    let res = sqlx::query("DELETE FROM archive_policy_rule WHERE name = ?")
+pub(super) async fn delete_archive_policy_rule(pool: &Pool, name: &str) -> Result<()> {
+    let res = sqlx::query(&stmt("DELETE FROM archive_policy_rule WHERE name = ?"))
         .bind(name)
         .execute(pool)
         .await

@@ -1,13 +1,13 @@
 //! Metrics: creation, lookups, listing and pagination, deletion and the janitor's and
 //! metricd's updates (api.md §6, engine.md §3.3 step 8, §5.7).
 
+use super::{stmt, Conn, Pool};
 use gnocchi_core::{Metric, MetricStatus};
 use snafu::ResultExt;
-use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::rows::{now, to_micros, MetricRow, METRIC_COLUMNS, METRIC_ID, METRIC_SORT_KEYS};
-use super::{begin_write, commit, exists, is_unique_violation, placeholder};
+use super::{arguments, begin_write, commit, exists, is_unique_violation, placeholder};
 use crate::error::{
     ArchivePolicyNotFoundSnafu, Error, InvalidMarkerSnafu, MetricExistsSnafu, MetricNotFoundSnafu,
     NamedMetricExistsSnafu, QuerySnafu, ResourceNotFoundSnafu, Result,
@@ -17,7 +17,7 @@ use crate::pagination::{self, Page, SqlValue};
 
 /// Inserts one metric inside an open write transaction, checking its references first so each
 /// failure gets its domain error.
-pub(super) async fn insert_metric(conn: &mut SqliteConnection, m: &NewMetric) -> Result<Metric> {
+pub(super) async fn insert_metric(conn: &mut Conn, m: &NewMetric) -> Result<Metric> {
     if !exists(
         conn,
         "SELECT 1 FROM archive_policy WHERE name = ?",
@@ -54,11 +54,11 @@ pub(super) async fn insert_metric(conn: &mut SqliteConnection, m: &NewMetric) ->
     {
         return MetricExistsSnafu { id: m.id }.fail();
     }
-    let inserted = sqlx::query(
+    let inserted = sqlx::query(&stmt(
         "INSERT INTO metric (id, archive_policy_name, creator, resource_id, name, unit, status, \
          needs_raw_data_truncation, last_measure_timestamp) \
          VALUES (?, ?, ?, ?, ?, ?, 'active', 1, NULL)",
-    )
+    ))
     .bind(&id)
     .bind(&m.archive_policy_name)
     .bind(&m.creator)
@@ -96,20 +96,7 @@ pub(super) async fn insert_metric(conn: &mut SqliteConnection, m: &NewMetric) ->
     })
 }
 
-/// Binds one generated value.
-fn bind_value<'q, O>(
-    q: sqlx::query::QueryAs<'q, Sqlite, O, sqlx::sqlite::SqliteArguments<'q>>,
-    v: SqlValue,
-) -> sqlx::query::QueryAs<'q, Sqlite, O, sqlx::sqlite::SqliteArguments<'q>> {
-    match v {
-        SqlValue::Null => q.bind(None::<String>),
-        SqlValue::Text(s) => q.bind(s),
-        SqlValue::Int(i) => q.bind(i),
-        SqlValue::Real(f) => q.bind(f),
-    }
-}
-
-pub(super) async fn create_metric(pool: &SqlitePool, metric: &NewMetric) -> Result<Metric> {
+pub(super) async fn create_metric(pool: &Pool, metric: &NewMetric) -> Result<Metric> {
     const OP: &str = "create metric";
     let mut tx = begin_write(pool, OP).await?;
     let created = insert_metric(&mut tx, metric).await?;
@@ -117,9 +104,9 @@ pub(super) async fn create_metric(pool: &SqlitePool, metric: &NewMetric) -> Resu
     Ok(created)
 }
 
-pub(super) async fn metric(pool: &SqlitePool, id: Uuid) -> Result<Metric> {
+pub(super) async fn metric(pool: &Pool, id: Uuid) -> Result<Metric> {
     let sql = format!("SELECT {METRIC_COLUMNS} FROM metric WHERE id = ? AND status = 'active'");
-    sqlx::query_as::<_, MetricRow>(&sql)
+    sqlx::query_as::<_, MetricRow>(&stmt(&sql))
         .bind(id.to_string())
         .fetch_optional(pool)
         .await
@@ -130,7 +117,7 @@ pub(super) async fn metric(pool: &SqlitePool, id: Uuid) -> Result<Metric> {
         .into_domain()
 }
 
-pub(super) async fn metrics_by_ids(pool: &SqlitePool, ids: &[Uuid]) -> Result<Vec<Metric>> {
+pub(super) async fn metrics_by_ids(pool: &Pool, ids: &[Uuid]) -> Result<Vec<Metric>> {
     let mut out = Vec::with_capacity(ids.len());
     // Bounded IN lists stay under every backend's bind limit.
     for chunk in ids.chunks(500) {
@@ -138,6 +125,7 @@ pub(super) async fn metrics_by_ids(pool: &SqlitePool, ids: &[Uuid]) -> Result<Ve
         let sql = format!(
             "SELECT {METRIC_COLUMNS} FROM metric WHERE status = 'active' AND id IN ({marks})"
         );
+        let sql = stmt(&sql);
         let mut q = sqlx::query_as::<_, MetricRow>(&sql);
         for id in chunk {
             q = q.bind(id.to_string());
@@ -155,7 +143,7 @@ pub(super) async fn metrics_by_ids(pool: &SqlitePool, ids: &[Uuid]) -> Result<Ve
 }
 
 pub(super) async fn resource_metric(
-    pool: &SqlitePool,
+    pool: &Pool,
     resource_id: Uuid,
     name: &str,
 ) -> Result<Option<Metric>> {
@@ -163,7 +151,7 @@ pub(super) async fn resource_metric(
         "SELECT {METRIC_COLUMNS} FROM metric \
          WHERE resource_id = ? AND name = ? AND status = 'active'"
     );
-    sqlx::query_as::<_, MetricRow>(&sql)
+    sqlx::query_as::<_, MetricRow>(&stmt(&sql))
         .bind(resource_id.to_string())
         .bind(name)
         .fetch_optional(pool)
@@ -176,7 +164,7 @@ pub(super) async fn resource_metric(
 }
 
 pub(super) async fn list_metrics(
-    pool: &SqlitePool,
+    pool: &Pool,
     filter: &MetricFilter,
     page: &Page,
 ) -> Result<Vec<Metric>> {
@@ -205,7 +193,7 @@ pub(super) async fn list_metrics(
             marker: marker.clone(),
         })?;
         let sql = format!("SELECT {METRIC_COLUMNS} FROM metric WHERE id = ?");
-        let row = sqlx::query_as::<_, MetricRow>(&sql)
+        let row = sqlx::query_as::<_, MetricRow>(&stmt(&sql))
             .bind(id.to_string())
             .fetch_optional(pool)
             .await
@@ -230,11 +218,8 @@ pub(super) async fn list_metrics(
         sql.push_str(&placeholder());
         binds.push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     }
-    let mut q = sqlx::query_as::<_, MetricRow>(&sql);
-    for b in binds {
-        q = bind_value(q, b);
-    }
-    q.fetch_all(pool)
+    sqlx::query_as_with::<_, MetricRow, _>(&stmt(&sql), arguments(binds)?)
+        .fetch_all(pool)
         .await
         .context(QuerySnafu { op: "list metrics" })?
         .into_iter()
@@ -242,11 +227,11 @@ pub(super) async fn list_metrics(
         .collect()
 }
 
-pub(super) async fn delete_metric(pool: &SqlitePool, id: Uuid) -> Result<()> {
-    let res = sqlx::query(
+pub(super) async fn delete_metric(pool: &Pool, id: Uuid) -> Result<()> {
+    let res = sqlx::query(&stmt(
         "UPDATE metric SET status = 'delete', resource_id = NULL \
          WHERE id = ? AND status = 'active'",
-    )
+    ))
     .bind(id.to_string())
     .execute(pool)
     .await
@@ -259,10 +244,10 @@ pub(super) async fn delete_metric(pool: &SqlitePool, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn list_deleted_metrics(pool: &SqlitePool, limit: u64) -> Result<Vec<Metric>> {
+pub(super) async fn list_deleted_metrics(pool: &Pool, limit: u64) -> Result<Vec<Metric>> {
     let sql =
         format!("SELECT {METRIC_COLUMNS} FROM metric WHERE status = 'delete' ORDER BY id LIMIT ?");
-    sqlx::query_as::<_, MetricRow>(&sql)
+    sqlx::query_as::<_, MetricRow>(&stmt(&sql))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(pool)
         .await
@@ -274,8 +259,8 @@ pub(super) async fn list_deleted_metrics(pool: &SqlitePool, limit: u64) -> Resul
         .collect()
 }
 
-pub(super) async fn expunge_metric(pool: &SqlitePool, id: Uuid) -> Result<()> {
-    sqlx::query("DELETE FROM metric WHERE id = ?")
+pub(super) async fn expunge_metric(pool: &Pool, id: Uuid) -> Result<()> {
+    sqlx::query(&stmt("DELETE FROM metric WHERE id = ?"))
         .bind(id.to_string())
         .execute(pool)
         .await
@@ -286,14 +271,14 @@ pub(super) async fn expunge_metric(pool: &SqlitePool, id: Uuid) -> Result<()> {
 }
 
 pub(super) async fn list_metrics_needing_raw_truncation(
-    pool: &SqlitePool,
+    pool: &Pool,
     limit: u64,
 ) -> Result<Vec<Metric>> {
     let sql = format!(
         "SELECT {METRIC_COLUMNS} FROM metric \
          WHERE status = 'active' AND needs_raw_data_truncation = 1 ORDER BY id LIMIT ?"
     );
-    sqlx::query_as::<_, MetricRow>(&sql)
+    sqlx::query_as::<_, MetricRow>(&stmt(&sql))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(pool)
         .await
@@ -306,7 +291,7 @@ pub(super) async fn list_metrics_needing_raw_truncation(
 }
 
 pub(super) async fn mark_metrics_processed(
-    pool: &SqlitePool,
+    pool: &Pool,
     processed: &[ProcessedMetric],
 ) -> Result<()> {
     const OP: &str = "mark metrics processed";
@@ -317,21 +302,21 @@ pub(super) async fn mark_metrics_processed(
     let mut tx = begin_write(pool, OP).await?;
     for p in processed {
         let id = p.id.to_string();
-        sqlx::query(
+        sqlx::query(&stmt(
             "UPDATE metric SET needs_raw_data_truncation = 0, last_measure_timestamp = ? \
              WHERE id = ?",
-        )
+        ))
         .bind(now_us)
         .bind(&id)
         .execute(&mut *tx)
         .await
         .context(QuerySnafu { op: OP })?;
         // engine.md §3.3 step 8: a measure at or after ended_at restores the resource.
-        sqlx::query(
+        sqlx::query(&stmt(
             "UPDATE resource SET ended_at = NULL \
              WHERE id = (SELECT resource_id FROM metric WHERE id = ?) \
              AND ended_at IS NOT NULL AND ended_at <= ?",
-        )
+        ))
         .bind(&id)
         .bind(p.newest_measure_ns.div_euclid(1000))
         .execute(&mut *tx)

@@ -4,17 +4,17 @@
 
 use std::collections::BTreeMap;
 
+use super::{stmt, Conn, Pool};
 use chrono::{DateTime, Utc};
 use gnocchi_core::Metric;
 use snafu::ResultExt;
-use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::metric::insert_metric;
 use super::resource_query::{fetch_one, source};
 use super::resource_type::{load_type, require_type, TypeInfo, GENERIC};
 use super::rows::{now, to_micros, MetricRow, METRIC_COLUMNS};
-use super::{arguments, begin_write, commit, is_unique_violation, SqliteDialect};
+use super::{arguments, begin_write, commit, is_unique_violation, DIALECT};
 use crate::error::{
     Error, InvalidAttributeValueSnafu, InvalidEndedAtSnafu, MetricNotFoundSnafu,
     MissingRequiredAttributeSnafu, NamedMetricExistsSnafu, QuerySnafu, ResourceExistsSnafu,
@@ -61,7 +61,7 @@ fn check_attributes(t: &TypeInfo, values: &BTreeMap<String, AttributeValue>) -> 
 /// Attaches `set` to resource `id` (created metrics get the resource's creator unless given;
 /// linked ones must be active and the creator's).
 async fn attach_metrics(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: Uuid,
     creator: Option<&str>,
     set: &MetricSet,
@@ -74,10 +74,10 @@ async fn attach_metrics(
         insert_metric(conn, &m).await?;
     }
     for (name, mid) in &set.linked {
-        let res = sqlx::query(
+        let res = sqlx::query(&stmt(
             "UPDATE metric SET resource_id = ?, name = ? \
              WHERE id = ? AND status = 'active' AND creator = ?",
-        )
+        ))
         .bind(id.to_string())
         .bind(name)
         .bind(mid.to_string())
@@ -101,17 +101,13 @@ async fn attach_metrics(
 }
 
 /// The current resource in the view of `type_name`, or `ResourceNotFound`.
-async fn require_resource(
-    conn: &mut SqliteConnection,
-    type_name: Option<&str>,
-    id: Uuid,
-) -> Result<Resource> {
+async fn require_resource(conn: &mut Conn, type_name: Option<&str>, id: Uuid) -> Result<Resource> {
     fetch_one(conn, type_name, id)
         .await?
         .ok_or(Error::ResourceNotFound { id })
 }
 
-pub(super) async fn create_resource(pool: &SqlitePool, r: &NewResource) -> Result<Resource> {
+pub(super) async fn create_resource(pool: &Pool, r: &NewResource) -> Result<Resource> {
     const OP: &str = "create resource";
     let mut tx = begin_write(pool, OP).await?;
     let Some(t) = load_type(&mut tx, &r.type_name).await? else {
@@ -135,10 +131,10 @@ pub(super) async fn create_resource(pool: &SqlitePool, r: &NewResource) -> Resul
     if r.ended_at.is_some_and(|e| e < started_at) {
         return StartAfterEndSnafu.fail();
     }
-    let res = sqlx::query(
+    let res = sqlx::query(&stmt(
         "INSERT INTO resource (id, type, original_resource_id, creator, user_id, project_id, \
          started_at, ended_at, revision_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
+    ))
     .bind(r.id.to_string())
     .bind(&r.type_name)
     .bind(&r.original_resource_id)
@@ -156,7 +152,7 @@ pub(super) async fn create_resource(pool: &SqlitePool, r: &NewResource) -> Resul
         Err(e) => return Err(e).context(QuerySnafu { op: OP }),
     }
     if let Some(table) = t.table() {
-        let d = SqliteDialect;
+        let d = DIALECT;
         let mut cols = vec!["id".to_owned()];
         let mut binds = vec![SqlValue::Text(r.id.to_string())];
         for (name, v) in &r.attributes {
@@ -165,7 +161,7 @@ pub(super) async fn create_resource(pool: &SqlitePool, r: &NewResource) -> Resul
         }
         let marks = vec!["?"; cols.len()].join(", ");
         let sql = format!("INSERT INTO {table} ({}) VALUES ({marks})", cols.join(", "));
-        sqlx::query_with(&sql, arguments(binds)?)
+        sqlx::query_with(&stmt(&sql), arguments(binds)?)
             .execute(&mut *tx)
             .await
             .context(QuerySnafu {
@@ -182,11 +178,7 @@ pub(super) async fn create_resource(pool: &SqlitePool, r: &NewResource) -> Resul
     Ok(created)
 }
 
-pub(super) async fn resource(
-    pool: &SqlitePool,
-    type_name: Option<&str>,
-    id: Uuid,
-) -> Result<Resource> {
+pub(super) async fn resource(pool: &Pool, type_name: Option<&str>, id: Uuid) -> Result<Resource> {
     let mut conn = pool.acquire().await.context(QuerySnafu { op: "acquire" })?;
     require_resource(&mut conn, type_name, id).await
 }
@@ -206,7 +198,7 @@ fn attribute_changes(old: Option<&AttributeValue>, new: &AttributeValue) -> bool
 }
 
 pub(super) async fn update_resource(
-    pool: &SqlitePool,
+    pool: &Pool,
     type_name: Option<&str>,
     id: Uuid,
     u: &ResourceUpdate,
@@ -248,12 +240,12 @@ pub(super) async fn update_resource(
 
     if changed {
         let now_us = to_micros(now());
-        let revision: i64 = sqlx::query_scalar(
+        let revision: i64 = sqlx::query_scalar(&stmt(
             "INSERT INTO resource_history (id, type, original_resource_id, creator, user_id, \
              project_id, started_at, ended_at, revision_start, revision_end) \
              SELECT id, type, original_resource_id, creator, user_id, project_id, started_at, \
              ended_at, revision_start, ? FROM resource WHERE id = ? RETURNING revision",
-        )
+        ))
         .bind(now_us)
         .bind(id.to_string())
         .fetch_one(&mut *tx)
@@ -262,15 +254,15 @@ pub(super) async fn update_resource(
             op: "insert resource history",
         })?;
         if let (Some(table), Some(history)) = (t.table(), t.history_table()) {
-            let d = SqliteDialect;
+            let d = DIALECT;
             let cols: String = t
                 .attributes
                 .keys()
                 .map(|a| format!(", {}", d.quote_ident(a)))
                 .collect();
-            sqlx::query(&format!(
+            sqlx::query(&stmt(&format!(
                 "INSERT INTO {history} (revision{cols}) SELECT ?{cols} FROM {table} WHERE id = ?"
-            ))
+            )))
             .bind(revision)
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -289,7 +281,10 @@ pub(super) async fn update_resource(
                     .collect();
                 binds.push(SqlValue::Text(id.to_string()));
                 sqlx::query_with(
-                    &format!("UPDATE {table} SET {} WHERE id = ?", sets.join(", ")),
+                    &stmt(&format!(
+                        "UPDATE {table} SET {} WHERE id = ?",
+                        sets.join(", ")
+                    )),
                     arguments(binds)?,
                 )
                 .execute(&mut *tx)
@@ -299,10 +294,10 @@ pub(super) async fn update_resource(
                 })?;
             }
         }
-        sqlx::query(
+        sqlx::query(&stmt(
             "UPDATE resource SET user_id = ?, project_id = ?, started_at = ?, ended_at = ?, \
              revision_start = ? WHERE id = ?",
-        )
+        ))
         .bind(&user_id)
         .bind(&project_id)
         .bind(to_micros(started_at))
@@ -315,13 +310,15 @@ pub(super) async fn update_resource(
     }
     if let Some(set) = &u.metrics {
         // api.md §9.4: the given set replaces the attached one; detached metrics live on.
-        sqlx::query("UPDATE metric SET resource_id = NULL WHERE resource_id = ?")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .context(QuerySnafu {
-                op: "detach metrics",
-            })?;
+        sqlx::query(&stmt(
+            "UPDATE metric SET resource_id = NULL WHERE resource_id = ?",
+        ))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .context(QuerySnafu {
+            op: "detach metrics",
+        })?;
         attach_metrics(&mut tx, id, current.creator.as_deref(), set).await?;
     }
     let updated = require_resource(&mut tx, type_name, id).await?;
@@ -331,13 +328,14 @@ pub(super) async fn update_resource(
 
 /// Marks the metrics of `ids` deleted and removes the resources (history and attribute rows
 /// follow by cascade).
-async fn delete_ids(conn: &mut SqliteConnection, ids: &[String]) -> Result<()> {
+async fn delete_ids(conn: &mut Conn, ids: &[String]) -> Result<()> {
     for chunk in ids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");
         let sql = format!(
             "UPDATE metric SET status = 'delete', resource_id = NULL \
              WHERE status = 'active' AND resource_id IN ({marks})"
         );
+        let sql = stmt(&sql);
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(id);
@@ -346,6 +344,7 @@ async fn delete_ids(conn: &mut SqliteConnection, ids: &[String]) -> Result<()> {
             op: "delete resource metrics",
         })?;
         let sql = format!("DELETE FROM resource WHERE id IN ({marks})");
+        let sql = stmt(&sql);
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(id);
@@ -357,14 +356,10 @@ async fn delete_ids(conn: &mut SqliteConnection, ids: &[String]) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn delete_resource(
-    pool: &SqlitePool,
-    type_name: Option<&str>,
-    id: Uuid,
-) -> Result<()> {
+pub(super) async fn delete_resource(pool: &Pool, type_name: Option<&str>, id: Uuid) -> Result<()> {
     const OP: &str = "delete resource";
     let mut tx = begin_write(pool, OP).await?;
-    let found: Option<(String,)> = sqlx::query_as("SELECT type FROM resource WHERE id = ?")
+    let found: Option<(String,)> = sqlx::query_as(&stmt("SELECT type FROM resource WHERE id = ?"))
         .bind(id.to_string())
         .fetch_optional(&mut *tx)
         .await
@@ -380,11 +375,7 @@ pub(super) async fn delete_resource(
     commit(tx, OP).await
 }
 
-pub(super) async fn delete_resources(
-    pool: &SqlitePool,
-    type_name: &str,
-    filter: &Filter,
-) -> Result<u64> {
+pub(super) async fn delete_resources(pool: &Pool, type_name: &str, filter: &Filter) -> Result<u64> {
     const OP: &str = "delete resources";
     let mut tx = begin_write(pool, OP).await?;
     let t = require_type(&mut tx, type_name).await?;
@@ -398,7 +389,7 @@ pub(super) async fn delete_resources(
                 (
                     k.clone(),
                     (
-                        SqliteDialect.quote_ident(&format!("attr_{k}")),
+                        DIALECT.quote_ident(&format!("attr_{k}")),
                         crate::sql::FieldKind::of(&d.attribute_type),
                     ),
                 )
@@ -407,7 +398,7 @@ pub(super) async fn delete_resources(
     };
     let mut binds = Vec::new();
     let cond = Compiler {
-        dialect: &SqliteDialect,
+        dialect: &DIALECT,
         catalog: &catalog,
         binds: &mut binds,
         now_ns: Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
@@ -417,7 +408,9 @@ pub(super) async fn delete_resources(
         "SELECT id FROM ({}) AS q WHERE {cond}",
         source(typed, false)
     );
-    let ids: Vec<(String,)> = sqlx::query_as_with(&sql, arguments(binds)?)
+    // Not cached: see `resource_query::fetch`.
+    let ids: Vec<(String,)> = sqlx::query_as_with(&stmt(&sql), arguments(binds)?)
+        .persistent(false)
         .fetch_all(&mut *tx)
         .await
         .context(QuerySnafu {
@@ -430,7 +423,7 @@ pub(super) async fn delete_resources(
 }
 
 pub(super) async fn append_resource_metrics(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: Uuid,
     set: &MetricSet,
 ) -> Result<Vec<Metric>> {
@@ -442,7 +435,7 @@ pub(super) async fn append_resource_metrics(
         "SELECT {METRIC_COLUMNS} FROM metric WHERE resource_id = ? AND status = 'active' \
          ORDER BY id"
     );
-    let rows = sqlx::query_as::<_, MetricRow>(&sql)
+    let rows = sqlx::query_as::<_, MetricRow>(&stmt(&sql))
         .bind(id.to_string())
         .fetch_all(&mut *tx)
         .await

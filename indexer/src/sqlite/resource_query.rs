@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use snafu::ResultExt;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::Row;
+
+use super::{stmt, Conn, DbRow, Pool};
 use uuid::Uuid;
 
 use super::resource_type::{load_type, require_type, TypeInfo, GENERIC};
 use super::rows::{corrupt, from_micros, parse_uuid};
-use super::{arguments, placeholder, SqliteDialect};
+use super::{arguments, placeholder, DIALECT};
 use crate::error::{Error, QuerySnafu, Result};
 use crate::filter::Filter;
 use crate::indexer::{Resource, ResourceQuery};
@@ -28,12 +29,12 @@ const GENERIC_COLUMNS: &str = "id, type, original_resource_id, creator, user_id,
 
 /// The alias of an attribute column in a row source (generic names cannot collide with it).
 fn attr_alias(name: &str) -> String {
-    SqliteDialect.quote_ident(&format!("attr_{name}"))
+    DIALECT.quote_ident(&format!("attr_{name}"))
 }
 
 /// `SELECT` of the row source of `t` (attributes only for typed views), as a subquery body.
 pub(super) fn source(t: Option<&TypeInfo>, history: bool) -> String {
-    let d = SqliteDialect;
+    let d = DIALECT;
     let typed = t.and_then(|t| Some((t, t.table()?, t.history_table()?)));
     let cols = |alias: &str| -> String {
         typed.as_ref().map_or(String::new(), |(t, _, _)| {
@@ -47,7 +48,8 @@ pub(super) fn source(t: Option<&TypeInfo>, history: bool) -> String {
         "SELECT r.id AS id, r.type AS type, r.original_resource_id AS original_resource_id, \
          r.creator AS creator, r.user_id AS user_id, r.project_id AS project_id, \
          r.started_at AS started_at, r.ended_at AS ended_at, \
-         r.revision_start AS revision_start, NULL AS revision_end, -1 AS revision{} \
+         r.revision_start AS revision_start, CAST(NULL AS BIGINT) AS revision_end, \
+         CAST(-1 AS BIGINT) AS revision{} \
          FROM resource r",
         cols("a")
     );
@@ -117,7 +119,7 @@ fn sort_columns(t: &TypeInfo, typed_view: bool, history: bool) -> Vec<(Column, F
     out
 }
 
-fn decode_value(row: &SqliteRow, idx: usize, t: &AttributeType) -> Result<AttributeValue> {
+fn decode_value(row: &DbRow, idx: usize, t: &AttributeType) -> Result<AttributeValue> {
     let bad = |e: sqlx::Error| corrupt(T, format!("attribute column {idx}: {e}"));
     Ok(match t {
         AttributeType::String { .. } => row
@@ -143,7 +145,7 @@ fn decode_value(row: &SqliteRow, idx: usize, t: &AttributeType) -> Result<Attrib
     })
 }
 
-fn decode_sql(row: &SqliteRow, idx: usize, kind: FieldKind) -> Result<SqlValue> {
+fn decode_sql(row: &DbRow, idx: usize, kind: FieldKind) -> Result<SqlValue> {
     let bad = |e: sqlx::Error| corrupt(T, format!("marker column {idx}: {e}"));
     Ok(match kind {
         FieldKind::Text | FieldKind::Uuid => row
@@ -166,7 +168,7 @@ fn decode_sql(row: &SqliteRow, idx: usize, kind: FieldKind) -> Result<SqlValue> 
 }
 
 /// Decodes one row of a source built by [`source`] (attributes when `t` is a typed view).
-fn decode_row(row: &SqliteRow, t: Option<&TypeInfo>) -> Result<Resource> {
+fn decode_row(row: &DbRow, t: Option<&TypeInfo>) -> Result<Resource> {
     let bad = |e: sqlx::Error| corrupt(T, e.to_string());
     let id: String = row.try_get(0).map_err(bad)?;
     let mut attributes = BTreeMap::new();
@@ -201,7 +203,7 @@ fn decode_row(row: &SqliteRow, t: Option<&TypeInfo>) -> Result<Resource> {
 }
 
 /// Fills each resource's current named metrics.
-async fn fill_metrics(conn: &mut SqliteConnection, resources: &mut [Resource]) -> Result<()> {
+async fn fill_metrics(conn: &mut Conn, resources: &mut [Resource]) -> Result<()> {
     let ids: BTreeSet<String> = resources.iter().map(|r| r.id.to_string()).collect();
     let ids: Vec<String> = ids.into_iter().collect();
     let mut by_resource: BTreeMap<String, BTreeMap<String, Uuid>> = BTreeMap::new();
@@ -211,6 +213,7 @@ async fn fill_metrics(conn: &mut SqliteConnection, resources: &mut [Resource]) -
             "SELECT resource_id, name, id FROM metric WHERE status = 'active' \
              AND name IS NOT NULL AND resource_id IN ({marks})"
         );
+        let sql = stmt(&sql);
         let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
         for id in chunk {
             q = q.bind(id);
@@ -234,7 +237,7 @@ async fn fill_metrics(conn: &mut SqliteConnection, resources: &mut [Resource]) -
 
 /// `details=true` on a generic listing: each resource gets its own type's attributes, from
 /// the current or history table according to its revision.
-async fn fill_details(conn: &mut SqliteConnection, resources: &mut [Resource]) -> Result<()> {
+async fn fill_details(conn: &mut Conn, resources: &mut [Resource]) -> Result<()> {
     let types: BTreeSet<String> = resources
         .iter()
         .filter(|r| r.type_name != GENERIC)
@@ -307,7 +310,7 @@ fn parse_marker(marker: &str, history: bool) -> Result<(Uuid, Option<i64>)> {
 /// Runs one listing of type `t` over `conn`: the core of every resource read.
 /// `typed_view` selects the type's attributes (only meaningful for non-generic types).
 pub(super) async fn fetch(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     t: &TypeInfo,
     typed_view: bool,
     history: bool,
@@ -322,7 +325,7 @@ pub(super) async fn fetch(
     if let Some(f) = filter {
         let now_ns = Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
         let mut c = Compiler {
-            dialect: &SqliteDialect,
+            dialect: &DIALECT,
             catalog: &cat,
             binds: &mut binds,
             now_ns,
@@ -353,7 +356,11 @@ pub(super) async fn fetch(
             sql.push_str(" AND revision = ?");
             mbinds.push(SqlValue::Int(rev));
         }
-        let row = sqlx::query_with(&sql, arguments(mbinds)?)
+        // Not cached as a prepared statement: after an attribute is dropped and re-added with
+        // another type the same text yields another row type, which PostgreSQL refuses to run
+        // from a cached plan.
+        let row = sqlx::query_with(&stmt(&sql), arguments(mbinds)?)
+            .persistent(false)
             .fetch_optional(&mut *conn)
             .await
             .context(QuerySnafu {
@@ -391,7 +398,11 @@ pub(super) async fn fetch(
         sql.push_str(" LIMIT ?");
         binds.push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     }
-    let rows = sqlx::query_with(&sql, arguments(binds)?)
+    // Not cached as a prepared statement: after an attribute is dropped and re-added with
+    // another type the same text yields another row type, which PostgreSQL refuses to run
+    // from a cached plan.
+    let rows = sqlx::query_with(&stmt(&sql), arguments(binds)?)
+        .persistent(false)
         .fetch_all(&mut *conn)
         .await
         .context(QuerySnafu {
@@ -408,7 +419,7 @@ pub(super) async fn fetch(
 /// The current resource `id` in the view of `type_name` (`None` / `generic`: any type,
 /// generic view), or `None`.
 pub(super) async fn fetch_one(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     type_name: Option<&str>,
     id: Uuid,
 ) -> Result<Option<Resource>> {
@@ -425,7 +436,7 @@ pub(super) async fn fetch_one(
     )
 }
 
-pub(super) async fn list_resources(pool: &SqlitePool, q: &ResourceQuery) -> Result<Vec<Resource>> {
+pub(super) async fn list_resources(pool: &Pool, q: &ResourceQuery) -> Result<Vec<Resource>> {
     let mut conn = pool.acquire().await.context(QuerySnafu { op: "acquire" })?;
     let t = require_type(&mut conn, &q.type_name).await?;
     let mut out = fetch(&mut conn, &t, true, q.history, q.filter.as_ref(), &q.page).await?;

@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use super::{stmt, Conn, Pool};
 use snafu::ResultExt;
-use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::rows::corrupt;
 use super::{
-    arguments, attribute_sql_type, begin_write, commit, is_unique_violation, SqliteDialect,
+    arguments, attribute_sql_type, begin_write, commit, is_unique_violation, DIALECT,
+    REVISION_SQL_TYPE,
 };
 use crate::error::{
     AttributeTypeChangeSnafu, Error, InvalidAttributeNameSnafu, InvalidAttributeValueSnafu,
@@ -49,16 +50,14 @@ impl TypeInfo {
 
     /// The quoted current-revision table.
     pub(super) fn table(&self) -> Option<String> {
-        self.tablename
-            .as_deref()
-            .map(|t| SqliteDialect.quote_ident(t))
+        self.tablename.as_deref().map(|t| DIALECT.quote_ident(t))
     }
 
     /// The quoted history table.
     pub(super) fn history_table(&self) -> Option<String> {
         self.tablename
             .as_deref()
-            .map(|t| SqliteDialect.quote_ident(&format!("{t}_history")))
+            .map(|t| DIALECT.quote_ident(&format!("{t}_history")))
     }
 }
 
@@ -85,10 +84,10 @@ fn decode(name: String, tablename: String, state: &str, attributes: &str) -> Res
 }
 
 /// The type named `name`, if any.
-pub(super) async fn load_type(conn: &mut SqliteConnection, name: &str) -> Result<Option<TypeInfo>> {
-    let row: Option<(String, String, String, String)> = sqlx::query_as(
+pub(super) async fn load_type(conn: &mut Conn, name: &str) -> Result<Option<TypeInfo>> {
+    let row: Option<(String, String, String, String)> = sqlx::query_as(&stmt(
         "SELECT name, tablename, state, attributes FROM resource_type WHERE name = ?",
-    )
+    ))
     .bind(name)
     .fetch_optional(&mut *conn)
     .await
@@ -99,7 +98,7 @@ pub(super) async fn load_type(conn: &mut SqliteConnection, name: &str) -> Result
 }
 
 /// The type named `name`, or `ResourceTypeNotFound`.
-pub(super) async fn require_type(conn: &mut SqliteConnection, name: &str) -> Result<TypeInfo> {
+pub(super) async fn require_type(conn: &mut Conn, name: &str) -> Result<TypeInfo> {
     load_type(conn, name)
         .await?
         .ok_or_else(|| Error::ResourceTypeNotFound {
@@ -131,28 +130,28 @@ fn check_name(name: &str) -> Result<()> {
 fn column_def(name: &str, d: &AttributeDefinition) -> String {
     format!(
         "{} {}",
-        SqliteDialect.quote_ident(name),
+        DIALECT.quote_ident(name),
         attribute_sql_type(&d.attribute_type)
     )
 }
 
-async fn execute(conn: &mut SqliteConnection, sql: &str, op: &'static str) -> Result<()> {
-    sqlx::query(sql)
+async fn execute(conn: &mut Conn, sql: &str, op: &'static str) -> Result<()> {
+    sqlx::query(&stmt(sql))
         .execute(&mut *conn)
         .await
         .context(QuerySnafu { op })?;
     Ok(())
 }
 
-pub(super) async fn resource_type(pool: &SqlitePool, name: &str) -> Result<ResourceType> {
+pub(super) async fn resource_type(pool: &Pool, name: &str) -> Result<ResourceType> {
     let mut conn = pool.acquire().await.context(QuerySnafu { op: "acquire" })?;
     Ok(require_type(&mut conn, name).await?.to_domain())
 }
 
-pub(super) async fn list_resource_types(pool: &SqlitePool) -> Result<Vec<ResourceType>> {
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+pub(super) async fn list_resource_types(pool: &Pool) -> Result<Vec<ResourceType>> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(&stmt(
         "SELECT name, tablename, state, attributes FROM resource_type ORDER BY name",
-    )
+    ))
     .fetch_all(pool)
     .await
     .context(QuerySnafu {
@@ -164,7 +163,7 @@ pub(super) async fn list_resource_types(pool: &SqlitePool) -> Result<Vec<Resourc
 }
 
 pub(super) async fn create_resource_type(
-    pool: &SqlitePool,
+    pool: &Pool,
     name: &str,
     attributes: &BTreeMap<String, AttributeDefinition>,
 ) -> Result<ResourceType> {
@@ -175,9 +174,9 @@ pub(super) async fn create_resource_type(
     // Table names are ours, not the type's (type names are any Unicode text).
     let tablename = format!("rt_{}", Uuid::new_v4().simple());
     let mut tx = begin_write(pool, OP).await?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query(&stmt(
         "INSERT INTO resource_type (name, tablename, state, attributes) VALUES (?, ?, ?, ?)",
-    )
+    ))
     .bind(name)
     .bind(&tablename)
     .bind(ResourceTypeState::Active.as_str())
@@ -193,7 +192,7 @@ pub(super) async fn create_resource_type(
         .iter()
         .map(|(k, d)| format!(", {}", column_def(k, d)))
         .collect();
-    let d = SqliteDialect;
+    let d = DIALECT;
     execute(
         &mut tx,
         &format!(
@@ -207,7 +206,7 @@ pub(super) async fn create_resource_type(
     execute(
         &mut tx,
         &format!(
-            "CREATE TABLE {} (revision INTEGER NOT NULL PRIMARY KEY \
+            "CREATE TABLE {} (revision {REVISION_SQL_TYPE} NOT NULL PRIMARY KEY \
              REFERENCES resource_history (revision) ON DELETE CASCADE{columns})",
             d.quote_ident(&format!("{tablename}_history"))
         ),
@@ -235,19 +234,19 @@ pub(super) async fn create_resource_type(
 
 /// Sets `column` to `fill` in both tables, only where NULL when `only_nulls`.
 async fn fill_column(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tables: [&str; 2],
     column: &str,
     fill: &crate::resource_type::AttributeValue,
     only_nulls: bool,
 ) -> Result<()> {
-    let col = SqliteDialect.quote_ident(column);
+    let col = DIALECT.quote_ident(column);
     for table in tables {
         let mut sql = format!("UPDATE {table} SET {col} = ?");
         if only_nulls {
             sql.push_str(&format!(" WHERE {col} IS NULL"));
         }
-        sqlx::query_with(&sql, arguments(vec![attribute_to_sql(fill)])?)
+        sqlx::query_with(&stmt(&sql), arguments(vec![attribute_to_sql(fill)])?)
             .execute(&mut *conn)
             .await
             .context(QuerySnafu {
@@ -258,7 +257,7 @@ async fn fill_column(
 }
 
 pub(super) async fn update_resource_type(
-    pool: &SqlitePool,
+    pool: &Pool,
     name: &str,
     attributes: &BTreeMap<String, AttributeDefinition>,
 ) -> Result<ResourceType> {
@@ -335,28 +334,27 @@ pub(super) async fn update_resource_type(
             for t in tables {
                 execute(
                     &mut tx,
-                    &format!(
-                        "ALTER TABLE {t} DROP COLUMN {}",
-                        SqliteDialect.quote_ident(attr)
-                    ),
+                    &format!("ALTER TABLE {t} DROP COLUMN {}", DIALECT.quote_ident(attr)),
                     "drop resource attribute",
                 )
                 .await?;
             }
         }
     }
-    sqlx::query("UPDATE resource_type SET attributes = ? WHERE name = ?")
-        .bind(attributes_json(attributes))
-        .bind(name)
-        .execute(&mut *tx)
-        .await
-        .context(QuerySnafu { op: OP })?;
+    sqlx::query(&stmt(
+        "UPDATE resource_type SET attributes = ? WHERE name = ?",
+    ))
+    .bind(attributes_json(attributes))
+    .bind(name)
+    .execute(&mut *tx)
+    .await
+    .context(QuerySnafu { op: OP })?;
     let updated = require_type(&mut tx, name).await?;
     commit(tx, OP).await?;
     Ok(updated.to_domain())
 }
 
-pub(super) async fn delete_resource_type(pool: &SqlitePool, name: &str) -> Result<()> {
+pub(super) async fn delete_resource_type(pool: &Pool, name: &str) -> Result<()> {
     const OP: &str = "delete resource type";
     let mut tx = begin_write(pool, OP).await?;
     let Some(t) = load_type(&mut tx, name).await? else {
@@ -365,7 +363,7 @@ pub(super) async fn delete_resource_type(pool: &SqlitePool, name: &str) -> Resul
     let (Some(table), Some(history)) = (t.table(), t.history_table()) else {
         return ResourceTypeInUseSnafu { name }.fail();
     };
-    let used: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM resource WHERE type = ? LIMIT 1")
+    let used = sqlx::query(&stmt("SELECT 1 FROM resource WHERE type = ? LIMIT 1"))
         .bind(name)
         .fetch_optional(&mut *tx)
         .await
@@ -375,7 +373,7 @@ pub(super) async fn delete_resource_type(pool: &SqlitePool, name: &str) -> Resul
     }
     execute(&mut tx, &format!("DROP TABLE {history}"), OP).await?;
     execute(&mut tx, &format!("DROP TABLE {table}"), OP).await?;
-    sqlx::query("DELETE FROM resource_type WHERE name = ?")
+    sqlx::query(&stmt("DELETE FROM resource_type WHERE name = ?"))
         .bind(name)
         .execute(&mut *tx)
         .await

@@ -125,7 +125,8 @@ pub(crate) struct MetricRow {
     pub(crate) name: Option<String>,
     pub(crate) unit: Option<String>,
     pub(crate) status: String,
-    pub(crate) needs_raw_data_truncation: bool,
+    /// 0 or 1 (an integer on every backend, so rows decode the same way).
+    pub(crate) needs_raw_data_truncation: i64,
     pub(crate) last_measure_timestamp: Option<i64>,
 }
 
@@ -149,7 +150,7 @@ impl MetricRow {
                 .transpose()?,
             creator: self.creator,
             status,
-            needs_raw_data_truncation: self.needs_raw_data_truncation,
+            needs_raw_data_truncation: self.needs_raw_data_truncation != 0,
             last_measure_timestamp: self
                 .last_measure_timestamp
                 .map(|t| from_micros(T, t))
@@ -168,7 +169,7 @@ impl MetricRow {
             "name" => text(&self.name),
             "unit" => text(&self.unit),
             "status" => SqlValue::Text(self.status.clone()),
-            "needs_raw_data_truncation" => SqlValue::Int(i64::from(self.needs_raw_data_truncation)),
+            "needs_raw_data_truncation" => SqlValue::Int(self.needs_raw_data_truncation),
             "last_measure_timestamp" => self
                 .last_measure_timestamp
                 .map_or(SqlValue::Null, SqlValue::Int),

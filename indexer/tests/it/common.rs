@@ -30,6 +30,55 @@ pub async fn sqlite() -> Fixture {
     }
 }
 
+/// The server the PostgreSQL tests use (set by `eval "$(scripts/postgresql-server start DIR)"`).
+const POSTGRESQL_URL: &str = "GNOCCHI_TEST_POSTGRESQL_URL";
+
+/// Set to `1` (CI) to fail instead of skipping when no PostgreSQL server is configured.
+const REQUIRE_POSTGRESQL: &str = "GNOCCHI_REQUIRE_POSTGRESQL";
+
+/// A fresh database on the test server, migrated; `None` (with the reason printed) when
+/// `GNOCCHI_TEST_POSTGRESQL_URL` is unset, unless `GNOCCHI_REQUIRE_POSTGRESQL=1`.
+#[allow(clippy::print_stderr)]
+pub async fn postgresql() -> Option<Fixture> {
+    use sqlx::Connection;
+
+    let Ok(base) = std::env::var(POSTGRESQL_URL) else {
+        assert!(
+            std::env::var(REQUIRE_POSTGRESQL).as_deref() != Ok("1"),
+            "{REQUIRE_POSTGRESQL}=1 but {POSTGRESQL_URL} is unset \
+             (eval \"$(scripts/postgresql-server start DIR)\")"
+        );
+        eprintln!("skipped: {POSTGRESQL_URL} is unset (see scripts/postgresql-server)");
+        return None;
+    };
+    // One database per test, so tests run in parallel on one server.
+    let name = format!("gnocchi_test_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to the test server");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    admin.close().await.expect("close");
+    let (without_query, query) = match base.split_once('?') {
+        Some((u, q)) => (u, format!("?{q}")),
+        None => (base.as_str(), String::new()),
+    };
+    let (server, _db) = without_query
+        .rsplit_once('/')
+        .filter(|(s, _)| s.contains("://") && !s.ends_with('/'))
+        .expect("the test URL names a database");
+    let url = format!("{server}/{name}{query}");
+    let indexer = gnocchi_indexer::open(&url).await.expect("open postgresql");
+    indexer.upgrade().await.expect("migrate");
+    Some(Fixture {
+        indexer,
+        url,
+        _dir: None,
+    })
+}
+
 /// Runs `$body` (an `async fn(Fixture)`) once per backend, as a test module named `$name`.
 macro_rules! indexer_test {
     ($name:ident, $body:ident) => {
@@ -37,6 +86,13 @@ macro_rules! indexer_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 super::$body(crate::common::sqlite().await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgresql() {
+                if let Some(f) = crate::common::postgresql().await {
+                    super::$body(f).await
+                }
             }
         }
     };

@@ -1,11 +1,13 @@
 //! The indexer contract suite: every test runs against every backend (SQLite in a tempdir;
-//! PostgreSQL and MariaDB join by adding a constructor to `common` and a line to
+//! PostgreSQL in a fresh database on the server named by `GNOCCHI_TEST_POSTGRESQL_URL`, see
+//! scripts/postgresql-server; MariaDB joins by adding a constructor to `common` and a line to
 //! `indexer_test!`).
 
 #[macro_use]
 mod common;
 
 mod archive_policy;
+mod backend;
 mod concurrency;
 mod metric;
 mod resource;
