@@ -360,8 +360,12 @@ fn validation_errors() {
     let l = load("[api]\nauth_mode = remoteuser\nremote_user_header = X-Remote-User\n");
     assert_eq!(l.config.api.auth_mode, AuthMode::Remoteuser);
     load("[api]\nauth_mode = noauth\n");
+    let l = load("[indexer]\nurl = postgresql://gnocchi:secret@127.0.0.1:5432/gnocchi\n");
+    assert!(matches!(
+        l.config.indexer.parsed_url().unwrap(),
+        Some(IndexerUrl::Postgresql { .. })
+    ));
     for url in [
-        "postgresql://gnocchi:secret@127.0.0.1:5432/gnocchi",
         "mysql://gnocchi@db/gnocchi",
         "mysql+pymysql://gnocchi:secret@db/gnocchi",
     ] {

@@ -88,8 +88,8 @@ impl IndexerUrl {
     /// Whether gnocchi-rs has this indexer driver yet.
     fn is_supported(&self) -> bool {
         match self {
-            IndexerUrl::Sqlite { .. } => true,
-            IndexerUrl::Postgresql { .. } | IndexerUrl::Mysql { .. } => false,
+            IndexerUrl::Sqlite { .. } | IndexerUrl::Postgresql { .. } => true,
+            IndexerUrl::Mysql { .. } => false,
         }
     }
 }
