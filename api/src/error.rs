@@ -576,6 +576,9 @@ impl From<gnocchi_storage::Error> for ApiError {
                 Self::bad_request("A granularity must be specified to resample")
             }
             E::NonPositiveResample { .. } => Self::bad_request("Timespan must be positive"),
+            E::CalendarRateResample { method } => Self::bad_request(format!(
+                "Aggregation method '{method}' cannot be resampled to a calendar period"
+            )),
             e @ (E::Io { .. } | E::NotInitialised { .. }) => {
                 Self::backend_unavailable(error_chain(&e))
             }
@@ -583,8 +586,6 @@ impl From<gnocchi_storage::Error> for ApiError {
             | E::InvalidLayout { .. }
             | E::SackOutOfRange { .. }
             | E::BlockingTask { .. }) => Self::internal(error_chain(&e)),
-            // `#[non_exhaustive]`: see the indexer conversion.
-            e => Self::from_kind(e.kind(), error_chain(&e)),
         }
     }
 }

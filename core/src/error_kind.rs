@@ -3,7 +3,6 @@
 /// What kind of failure an error is, so that callers (the API, metricd) can react without
 /// knowing the concrete error type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// The thing asked for does not exist.
     NotFound,

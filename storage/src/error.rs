@@ -6,7 +6,6 @@ use snafu::Snafu;
 /// Errors of the engine and of the incoming and aggregate storage drivers.
 #[derive(Debug, Snafu)]
 #[snafu(visibility(pub(crate)))]
-#[non_exhaustive]
 pub enum Error {
     /// A filesystem operation of a driver failed.
     #[snafu(display("{op} {path}"))]
