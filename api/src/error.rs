@@ -214,11 +214,14 @@ impl ApiError {
         }
     }
 
-    /// A 503 whose cause (a backend failure) is logged, never shown.
-    pub fn backend_unavailable(source: impl fmt::Display) -> Self {
+    /// A 503 naming the unreachable component (`indexer`, `storage`); its cause is logged,
+    /// never shown.
+    pub fn backend_unavailable(component: &str, source: impl fmt::Display) -> Self {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            description: Box::new(Description::Empty),
+            description: Box::new(Description::Text(format!(
+                "The {component} is unavailable, please try again later"
+            ))),
             source: Some(source.to_string().into()),
             allow: None,
         }
@@ -542,7 +545,11 @@ impl From<gnocchi_indexer::Error> for ApiError {
             E::InvalidMarker { marker } => {
                 Self::bad_request(format!("Invalid pagination: `Invalid marker: `{marker}''"))
             }
-            e @ E::Connect { .. } => Self::backend_unavailable(e),
+            e @ E::Connect { .. } => Self::backend_unavailable("indexer", error_chain(&e)),
+            // A lost connection or an exhausted pool is an outage, not a fault of ours.
+            e @ E::Query { .. } if e.is_retryable() => {
+                Self::backend_unavailable("indexer", error_chain(&e))
+            }
             e @ (E::InvalidUrl { .. }
             | E::UnsupportedScheme { .. }
             | E::Migrate { .. }
@@ -580,7 +587,7 @@ impl From<gnocchi_storage::Error> for ApiError {
                 "Aggregation method '{method}' cannot be resampled to a calendar period"
             )),
             e @ (E::Io { .. } | E::NotInitialised { .. }) => {
-                Self::backend_unavailable(error_chain(&e))
+                Self::backend_unavailable("storage", error_chain(&e))
             }
             e @ (E::CorruptConfig { .. }
             | E::InvalidLayout { .. }
@@ -604,7 +611,7 @@ impl ApiError {
     fn from_kind(kind: gnocchi_core::ErrorKind, cause: String) -> Self {
         use gnocchi_core::ErrorKind as K;
         match kind {
-            K::Unavailable => Self::backend_unavailable(cause),
+            K::Unavailable => Self::backend_unavailable("indexer", cause),
             // Domain kinds of unlisted variants carry no Gnocchi message: answer 500 and log.
             _ => Self::internal(cause),
         }

@@ -3,5 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod concurrency;
 mod crash;
+mod outage;
 mod serve;
