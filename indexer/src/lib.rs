@@ -8,6 +8,7 @@ mod error;
 mod filter;
 mod fnmatch;
 mod indexer;
+mod mysql;
 mod pagination;
 mod postgresql;
 mod resource_type;
@@ -22,6 +23,8 @@ pub use indexer::{
     Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric, Resource,
     ResourceQuery, ResourceUpdate,
 };
+/// Experimental, not selectable through [`open`] yet (see its docs).
+pub use mysql::MysqlIndexer;
 pub use pagination::{NullsOrder, Page, SortDirection, SortKey};
 pub use postgresql::PostgresqlIndexer;
 pub use resource_type::{
@@ -33,6 +36,7 @@ pub use sqlite::SqliteIndexer;
 /// Opens the indexer named by `url` (`[indexer] url` of gnocchi.conf). The only code that
 /// names backends: `sqlite:///<relative>`, `sqlite:////<absolute>`, and
 /// `postgresql://user:password@host:port/database` (also `postgresql+<driver>://`).
+/// [`MysqlIndexer`] is not selectable here yet: its text ordering differs (see its docs).
 pub async fn open(url: &str) -> Result<Arc<dyn Indexer>> {
     let scheme = url.split_once("://").map_or("", |(s, _)| s);
     let backend = scheme.split('+').next().unwrap_or(scheme);

@@ -76,6 +76,15 @@ const DIALECT: PostgresqlDialect = PostgresqlDialect;
 /// Column type of `revision` in the per-type history tables.
 const REVISION_SQL_TYPE: &str = "BIGINT";
 
+/// Column type of `id` in the per-type current tables.
+const ID_SQL_TYPE: &str = "TEXT";
+
+/// Options appended to `CREATE TABLE` of the per-type tables (none here).
+const TABLE_OPTIONS: &str = "";
+
+/// Type name of `CAST(… AS …)` to a 64-bit integer.
+const BIGINT_CAST: &str = "BIGINT";
+
 /// Key of the advisory lock every write transaction holds (any constant; "gnocchi" in ASCII).
 const WRITE_LOCK_KEY: i64 = 0x0067_6e6f_6363_6869;
 

@@ -71,6 +71,15 @@ const DIALECT: SqliteDialect = SqliteDialect;
 /// Column type of `revision` in the per-type history tables (a rowid alias here).
 const REVISION_SQL_TYPE: &str = "INTEGER";
 
+/// Column type of `id` in the per-type current tables.
+const ID_SQL_TYPE: &str = "TEXT";
+
+/// Options appended to `CREATE TABLE` of the per-type tables (none here).
+const TABLE_OPTIONS: &str = "";
+
+/// Type name of `CAST(… AS …)` to a 64-bit integer.
+const BIGINT_CAST: &str = "BIGINT";
+
 /// Statements are written with `?` placeholders, which SQLite takes as they are.
 fn stmt(sql: &str) -> Cow<'_, str> {
     Cow::Borrowed(sql)

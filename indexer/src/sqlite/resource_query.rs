@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::resource_type::{load_type, require_type, TypeInfo, GENERIC};
 use super::rows::{corrupt, from_micros, parse_uuid};
-use super::{arguments, placeholder, DIALECT};
+use super::{arguments, placeholder, BIGINT_CAST, DIALECT};
 use crate::error::{Error, QuerySnafu, Result};
 use crate::filter::Filter;
 use crate::indexer::{Resource, ResourceQuery};
@@ -48,8 +48,8 @@ pub(super) fn source(t: Option<&TypeInfo>, history: bool) -> String {
         "SELECT r.id AS id, r.type AS type, r.original_resource_id AS original_resource_id, \
          r.creator AS creator, r.user_id AS user_id, r.project_id AS project_id, \
          r.started_at AS started_at, r.ended_at AS ended_at, \
-         r.revision_start AS revision_start, CAST(NULL AS BIGINT) AS revision_end, \
-         CAST(-1 AS BIGINT) AS revision{} \
+         r.revision_start AS revision_start, CAST(NULL AS {BIGINT_CAST}) AS revision_end, \
+         CAST(-1 AS {BIGINT_CAST}) AS revision{} \
          FROM resource r",
         cols("a")
     );

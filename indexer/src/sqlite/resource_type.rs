@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::rows::corrupt;
 use super::{
-    arguments, attribute_sql_type, begin_write, commit, is_unique_violation, DIALECT,
-    REVISION_SQL_TYPE,
+    arguments, attribute_sql_type, begin_write, commit, is_unique_violation, DIALECT, ID_SQL_TYPE,
+    REVISION_SQL_TYPE, TABLE_OPTIONS,
 };
 use crate::error::{
     AttributeTypeChangeSnafu, Error, InvalidAttributeNameSnafu, InvalidAttributeValueSnafu,
@@ -196,8 +196,8 @@ pub(super) async fn create_resource_type(
     execute(
         &mut tx,
         &format!(
-            "CREATE TABLE {} (id TEXT NOT NULL PRIMARY KEY \
-             REFERENCES resource (id) ON DELETE CASCADE{columns})",
+            "CREATE TABLE {} (id {ID_SQL_TYPE} NOT NULL PRIMARY KEY \
+             REFERENCES resource (id) ON DELETE CASCADE{columns}){TABLE_OPTIONS}",
             d.quote_ident(&tablename)
         ),
         "create resource type table",
@@ -207,7 +207,7 @@ pub(super) async fn create_resource_type(
         &mut tx,
         &format!(
             "CREATE TABLE {} (revision {REVISION_SQL_TYPE} NOT NULL PRIMARY KEY \
-             REFERENCES resource_history (revision) ON DELETE CASCADE{columns})",
+             REFERENCES resource_history (revision) ON DELETE CASCADE{columns}){TABLE_OPTIONS}",
             d.quote_ident(&format!("{tablename}_history"))
         ),
         "create resource type history table",

@@ -79,6 +79,62 @@ pub async fn postgresql() -> Option<Fixture> {
     })
 }
 
+/// The server the MySQL tests use (set by `eval "$(scripts/mariadb-server start DIR)"`).
+const MYSQL_URL: &str = "GNOCCHI_TEST_MYSQL_URL";
+
+/// Set to `1` (CI) to fail instead of skipping when no MySQL server is configured.
+const REQUIRE_MYSQL: &str = "GNOCCHI_REQUIRE_MYSQL";
+
+/// A fresh database on the test server, migrated; `None` (with the reason printed) when
+/// `GNOCCHI_TEST_MYSQL_URL` is unset, unless `GNOCCHI_REQUIRE_MYSQL=1`.
+#[allow(clippy::print_stderr)]
+pub async fn mysql() -> Option<Fixture> {
+    use sqlx::Connection;
+
+    let Ok(base) = std::env::var(MYSQL_URL) else {
+        assert!(
+            std::env::var(REQUIRE_MYSQL).as_deref() != Ok("1"),
+            "{REQUIRE_MYSQL}=1 but {MYSQL_URL} is unset \
+             (eval \"$(scripts/mariadb-server start DIR)\")"
+        );
+        eprintln!("skipped: {MYSQL_URL} is unset (see scripts/mariadb-server)");
+        return None;
+    };
+    // One database per test, so tests run in parallel on one server.
+    let name = format!("gnocchi_test_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::MySqlConnection::connect(&base)
+        .await
+        .expect("connect to the test server");
+    sqlx::query(&format!(
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("create test database");
+    admin.close().await.expect("close");
+    let (without_query, query) = match base.split_once('?') {
+        Some((u, q)) => (u, format!("?{q}")),
+        None => (base.as_str(), String::new()),
+    };
+    let (server, _db) = without_query
+        .rsplit_once('/')
+        .filter(|(s, _)| s.contains("://") && !s.ends_with('/'))
+        .expect("the test URL names a database");
+    let url = format!("{server}/{name}{query}");
+    // Not selectable through `gnocchi_indexer::open` yet, so opened directly.
+    let indexer: Arc<dyn Indexer> = Arc::new(
+        gnocchi_indexer::MysqlIndexer::open(&url)
+            .await
+            .expect("open mysql"),
+    );
+    indexer.upgrade().await.expect("migrate");
+    Some(Fixture {
+        indexer,
+        url,
+        _dir: None,
+    })
+}
+
 /// Runs `$body` (an `async fn(Fixture)`) once per backend, as a test module named `$name`.
 macro_rules! indexer_test {
     ($name:ident, $body:ident) => {
@@ -91,6 +147,13 @@ macro_rules! indexer_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgresql() {
                 if let Some(f) = crate::common::postgresql().await {
+                    super::$body(f).await
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                if let Some(f) = crate::common::mysql().await {
                     super::$body(f).await
                 }
             }
