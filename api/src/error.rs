@@ -555,9 +555,6 @@ impl From<gnocchi_indexer::Error> for ApiError {
             | E::Migrate { .. }
             | E::Query { .. }
             | E::CorruptRow { .. }) => Self::internal(error_chain(&e)),
-            // The enum is `#[non_exhaustive]`, so a foreign crate needs this arm; a variant
-            // added later is classified by its kind until it is listed above.
-            e => Self::from_kind(e.kind(), error_chain(&e)),
         }
     }
 }
@@ -606,15 +603,6 @@ impl ApiError {
             None,
             Some(json!({"metric": metric, "aggregation_method": method})),
         )
-    }
-
-    fn from_kind(kind: gnocchi_core::ErrorKind, cause: String) -> Self {
-        use gnocchi_core::ErrorKind as K;
-        match kind {
-            K::Unavailable => Self::backend_unavailable("indexer", cause),
-            // Domain kinds of unlisted variants carry no Gnocchi message: answer 500 and log.
-            _ => Self::internal(cause),
-        }
     }
 }
 

@@ -8,7 +8,6 @@ use uuid::Uuid;
 /// Everything an [`Indexer`](crate::Indexer) call can fail with.
 #[derive(Debug, Snafu)]
 #[snafu(visibility(pub(crate)))]
-#[non_exhaustive]
 pub enum Error {
     /// The indexer URL could not be understood.
     #[snafu(display("invalid indexer url {url}: {reason}"))]
