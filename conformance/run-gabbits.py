@@ -447,6 +447,65 @@ class PostgresCluster(object):
 
 
 # --------------------------------------------------------------------------
+# MariaDB/MySQL: a private server for the run (scripts/mariadb-server) or an
+# existing one via --mysql-url, one database per file
+# --------------------------------------------------------------------------
+
+class MysqlServer(object):
+    """A throw-away MariaDB server of scripts/mariadb-server (or an existing one)."""
+
+    def __init__(self, work_dir, admin_url=None):
+        self.script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                   os.pardir, "scripts", "mariadb-server")
+        self.dir = None
+        if not admin_url:
+            self.dir = os.path.join(work_dir, "mariadb")
+            out = subprocess.run([self.script, "start", self.dir],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if out.returncode != 0:
+                raise HarnessError("MariaDB did not start:\n" + out.stdout.decode()[-2000:])
+            for line in out.stdout.decode().splitlines():
+                if line.startswith("GNOCCHI_TEST_MYSQL_URL="):
+                    admin_url = line.split("=", 1)[1]
+            if not admin_url:
+                raise HarnessError("scripts/mariadb-server printed no URL")
+        self.admin_url = admin_url
+        parts = urllib.parse.urlsplit(admin_url)
+        self.client = ["mariadb", "--no-defaults", "-h", parts.hostname or HOST,
+                       "-P", str(parts.port or 3306), "-u",
+                       urllib.parse.unquote(parts.username or "root")]
+        if parts.password:
+            self.client.append("-p" + urllib.parse.unquote(parts.password))
+
+    def url_for(self, dbname):
+        parts = urllib.parse.urlsplit(self.admin_url)
+        return urllib.parse.urlunsplit(parts._replace(path="/" + dbname))
+
+    def sql(self, statement):
+        out = subprocess.run(self.client + ["-e", statement],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if out.returncode != 0:
+            raise HarnessError("mariadb %r failed: %s" % (statement, out.stdout.decode()))
+
+    def create_db(self, dbname):
+        self.sql("DROP DATABASE IF EXISTS `%s`" % dbname)
+        self.sql("CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" % dbname)
+        return self.url_for(dbname)
+
+    def drop_db(self, dbname):
+        try:
+            self.sql("DROP DATABASE IF EXISTS `%s`" % dbname)
+        except HarnessError as e:
+            log("warning: %s" % e)
+
+    def stop(self):
+        if self.dir:
+            subprocess.run([self.script, "stop", self.dir],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.dir = None
+
+
+# --------------------------------------------------------------------------
 # The configuration file handed to the server
 # --------------------------------------------------------------------------
 
@@ -661,7 +720,7 @@ class Target(object):
             raise HarnessError("unknown placeholder %s in %r" % (e, template))
 
 
-def run_file(key, index, args, target, gabbits_root, work_dir, api_ports, pg):
+def run_file(key, index, args, target, gabbits_root, work_dir, api_ports, db):
     suite = key.split("/", 1)[0]
     path = os.path.join(gabbits_root, *key.split("/"))
     state_dir = os.path.join(work_dir, "%02d-%s" % (index, key.replace("/", "-")[:-5]))
@@ -671,11 +730,11 @@ def run_file(key, index, args, target, gabbits_root, work_dir, api_ports, pg):
     os.makedirs(os.path.join(state_dir, "logs"))
     dbname = None
     port = api_ports.pick()
-    if target.indexer == "postgresql":
-        # The PID keeps runs that share one --pg-url server apart.
+    if target.indexer in ("postgresql", "mysql"):
+        # The PID keeps runs that share one --pg-url / --mysql-url server apart.
         dbname = "gabbi_%d_%02d_%s" % (os.getpid(), index,
                                        os.path.basename(key)[:-5].replace("-", "_"))
-        indexer_url = pg.create_db(dbname)
+        indexer_url = db.create_db(dbname)
     elif target.indexer == "url":
         indexer_url = target.indexer_url_template.format(state_dir=state_dir)
     else:
@@ -726,7 +785,7 @@ def run_file(key, index, args, target, gabbits_root, work_dir, api_ports, pg):
         for s in reversed(servers):
             s.stop()
         if dbname:
-            pg.drop_db(dbname)
+            db.drop_db(dbname)
     for r in records:
         outcome = r["outcome"]
         result["passed" if outcome in ("passed", "xfail") else outcome] += 1
@@ -813,16 +872,22 @@ def main(argv=None):
                         "archive policies)")
     p.add_argument("--ref-venv", metavar="DIR",
                    help="reference virtualenv (default: $REF_VENV)")
-    p.add_argument("--indexer", choices=("sqlite", "postgresql"), default="sqlite",
+    p.add_argument("--indexer", choices=("sqlite", "postgresql", "mysql"), default="sqlite",
                    help="indexer for --server-cmd: a fresh SQLite file in the "
-                        "state dir (default) or a fresh PostgreSQL database; "
-                        "--reference always uses PostgreSQL")
+                        "state dir (default), a fresh PostgreSQL database or a "
+                        "fresh MariaDB/MySQL database; --reference always uses "
+                        "PostgreSQL")
     p.add_argument("--indexer-url", metavar="TEMPLATE",
                    help="indexer URL to write instead ({state_dir} is replaced)")
     p.add_argument("--pg-url", metavar="URL",
                    help="use this existing PostgreSQL server (a superuser URL, "
                         "e.g. postgresql://gnocchi@127.0.0.1:15432/postgres) "
                         "instead of starting a private one")
+    p.add_argument("--mysql-url", metavar="URL",
+                   help="use this existing MariaDB/MySQL server (a URL of a user "
+                        "that may create databases, e.g. "
+                        "mysql://root@127.0.0.1:3306/gnocchi) instead of starting "
+                        "a private one with scripts/mariadb-server")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
                    help="add or override an option of the written config file")
     p.add_argument("--suite", choices=("functional", "functional_live", "all"),
@@ -884,7 +949,7 @@ def main(argv=None):
                 else os.path.abspath(args.work_dir))
     os.makedirs(work_dir, exist_ok=True)
     api_ports = PortPicker(*parse_range(args.api_ports))
-    pg = None
+    db = None
     report = {"gnocchi_version": GNOCCHI_VERSION, "gabbi_version": version,
               "target": target.description,
               "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -895,10 +960,12 @@ def main(argv=None):
     log("run-gabbits: %d file(s) against %s" % (len(files), target.description))
     try:
         if target.indexer == "postgresql":
-            pg = PostgresCluster(work_dir, PortPicker(*parse_range(args.pg_ports)),
+            db = PostgresCluster(work_dir, PortPicker(*parse_range(args.pg_ports)),
                                  args.pg_url)
+        elif target.indexer == "mysql":
+            db = MysqlServer(work_dir, args.mysql_url)
         for i, key in enumerate(files):
-            res = run_file(key, i, args, target, gabbits_root, work_dir, api_ports, pg)
+            res = run_file(key, i, args, target, gabbits_root, work_dir, api_ports, db)
             report["files"][key] = res
             for k in totals:
                 totals[k] += res[k]
@@ -918,8 +985,8 @@ def main(argv=None):
         log("run-gabbits: %s" % e)
         interrupted = True
     finally:
-        if pg:
-            pg.stop()
+        if db:
+            db.stop()
         if own_work_dir and not args.keep_state:
             shutil.rmtree(work_dir, ignore_errors=True)
         elif args.keep_state:

@@ -4,4 +4,5 @@
 fn main() {
     println!("cargo:rerun-if-changed=../migrations/sqlite");
     println!("cargo:rerun-if-changed=../migrations/postgresql");
+    println!("cargo:rerun-if-changed=../migrations/mysql");
 }

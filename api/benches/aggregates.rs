@@ -8,6 +8,12 @@
 //! and `GET /v1/metric/{id}/measures` for reference. Reports p50/p99 and VmHWM (peak RSS).
 //!
 //! Run: `cargo bench -p gnocchi-api --bench aggregates`; smoke: `GNOCCHI_BENCH_METRICS=20`.
+//!
+//! `GNOCCHI_BENCH_YEAR_METRICS=100` runs the bounded-read scenario instead (issue 12 item 6):
+//! that many metrics with one year of 1-minute points on a `1 minute × 1 year, 1 hour × 1 year`
+//! policy, then one `(aggregate mean ...)` over all of them for one day in the middle of the
+//! year and one over the whole year, each reporting the peak RSS reached during the request
+//! above the resident size before it (VmHWM is reset through `/proc/self/clear_refs`).
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -58,6 +64,23 @@ fn random_walk(seed: u64) -> Vec<Measure> {
             Measure::new(START_NS + i * MINUTE_NS, value)
         })
         .collect()
+}
+
+/// `VmRSS` (current resident set) of this process, in kB.
+fn vm_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Resets VmHWM to the current resident size (Linux ≥ 4.0).
+// A control file of the kernel, not data: no durability wanted.
+#[allow(clippy::disallowed_methods)]
+fn reset_hwm() {
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -250,7 +273,147 @@ async fn run() {
     );
 }
 
+const YEAR_POINTS: i64 = 525_600;
+const YEAR_POLICY: &str = "bench-year";
+
+/// One year of 1-minute points, a random walk seeded per metric.
+fn year_walk(seed: u64) -> Vec<Measure> {
+    let mut state = seed | 1;
+    let mut value = 50.0;
+    (0..YEAR_POINTS)
+        .map(|i| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let r = state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
+            value += (r as f64 / (1u64 << 53) as f64) - 0.5;
+            Measure::new(START_NS + i * MINUTE_NS, value)
+        })
+        .collect()
+}
+
+/// One windowed `(aggregate mean ...)` over `ids`: latency, answer size, and the peak RSS of
+/// the request above the resident size before it.
+async fn year_query<S, R, B>(label: &str, app: &S, make: impl Fn() -> R)
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    for round in 0..2 {
+        reset_hwm();
+        let rss_before = vm_rss_kb();
+        let t = Instant::now();
+        let (_, bytes) = send(app, make()).await;
+        let elapsed = t.elapsed();
+        let hwm = vm_hwm_kb();
+        println!(
+            "{label:<44} round={round} time={:>9.1} ms body={bytes} B  RSS before={rss_before} kB \
+             peak={hwm} kB (+{} kB)",
+            ms(elapsed),
+            hwm - rss_before,
+        );
+    }
+}
+
+async fn run_year(metrics: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", dir.path().join("index.db").display());
+    let sqlite = SqliteIndexer::open(&url).await.unwrap();
+    sqlite.upgrade().await.unwrap();
+    let inc = dir.path().join("incoming");
+    FileIncoming::upgrade(&inc, 8).unwrap();
+    let sto = dir.path().join("storage");
+    FileStorage::upgrade(&sto, 2).unwrap();
+    let indexer: Arc<dyn Indexer> = Arc::new(sqlite);
+    let incoming: Arc<dyn Incoming> = Arc::new(FileIncoming::open(&inc).unwrap());
+    let storage: Arc<dyn AggregateStorage> = Arc::new(FileStorage::open(&sto).unwrap());
+    let state = AppState::from_settings(
+        Settings::default(),
+        indexer.clone(),
+        incoming,
+        storage.clone(),
+    )
+    .unwrap();
+    let app = test::init_service(gnocchi_api::app(state)).await;
+    let policy_body = json!({
+        "name": YEAR_POLICY,
+        "definition": [
+            {"granularity": "1 minute", "timespan": "365 days"},
+            {"granularity": "1 hour", "timespan": "365 days"},
+        ],
+        "aggregation_methods": ["mean"],
+    });
+    let req = TestRequest::post()
+        .uri("/v1/archive_policy")
+        .insert_header(("authorization", ADMIN))
+        .insert_header(("content-type", "application/json"))
+        .set_payload(policy_body.to_string());
+    send(&app, req.to_request()).await;
+    let policy = indexer.archive_policy(YEAR_POLICY).await.unwrap();
+    let mut ids = Vec::with_capacity(metrics);
+    for _ in 0..metrics {
+        let m = NewMetric {
+            id: Uuid::new_v4(),
+            archive_policy_name: YEAR_POLICY.to_owned(),
+            name: None,
+            unit: None,
+            resource_id: None,
+            creator: "admin".to_owned(),
+        };
+        ids.push(indexer.create_metric(&m).await.unwrap().id);
+    }
+    let t = Instant::now();
+    // Two at a time: each batch is a year of measures in memory.
+    stream::iter(ids.iter().enumerate())
+        .map(|(i, &id)| {
+            let storage = storage.clone();
+            let policy = &policy;
+            async move {
+                let measures = year_walk(0x9e37_79b9_7f4a_7c15 ^ i as u64);
+                gnocchi_storage::process_metric(storage.as_ref(), policy, id, measures).await
+            }
+        })
+        .buffer_unordered(2)
+        .try_for_each(|_| async { Ok(()) })
+        .await
+        .unwrap();
+    println!(
+        "wrote {metrics} × {YEAR_POINTS} measures in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let day = 86_400 * 1_000_000_000_i64;
+    let mid = START_NS + 180 * day;
+    let window = |start: i64, stop: i64| {
+        let refs: Vec<String> = ids.iter().map(|id| format!("({id} mean)")).collect();
+        let ops = format!("(aggregate mean (metric {}))", refs.join(" "));
+        let fmt = |ns: i64| format!("{}", ns / 1_000_000_000);
+        TestRequest::post()
+            .uri(&format!(
+                "/v1/aggregates?start={}&stop={}",
+                fmt(start),
+                fmt(stop)
+            ))
+            .insert_header(("authorization", ADMIN))
+            .insert_header(("accept", "application/json"))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(json!({ "operations": ops }).to_string())
+    };
+    let label = format!("aggregates {metrics} metrics, 1 day window");
+    year_query(&label, &app, || window(mid, mid + day).to_request()).await;
+    let label = format!("aggregates {metrics} metrics, whole year");
+    year_query(&label, &app, || {
+        window(START_NS, START_NS + 366 * day).to_request()
+    })
+    .await;
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
-    actix_web::rt::System::new().block_on(run());
+    match std::env::var("GNOCCHI_BENCH_YEAR_METRICS") {
+        Ok(n) => {
+            let n = n.parse().expect("GNOCCHI_BENCH_YEAR_METRICS is a number");
+            actix_web::rt::System::new().block_on(run_year(n));
+        }
+        Err(_) => actix_web::rt::System::new().block_on(run()),
+    }
 }

@@ -5,6 +5,9 @@
 //! checks a rule against the empty target before the handler runs, so a handler that takes it
 //! cannot forget the check.
 
+mod keystone;
+mod token_cache;
+
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -21,6 +24,8 @@ use crate::error::ApiError;
 use crate::policy::{Credentials, PolicyEnforcer};
 use crate::settings::AuthMode;
 use crate::AppState;
+
+pub(crate) use keystone::{keystone_gate, KeystoneAuth};
 
 /// The user name that gets the `admin` role in basic and remoteuser modes.
 const ADMIN_USER: &str = "admin";
@@ -56,7 +61,7 @@ impl Caller {
         self.policy.check(rule, &self.creds, target)
     }
 
-    /// The caller's project id, when the authentication mode knows one (noauth).
+    /// The caller's project id, when the authentication mode knows one (noauth, keystone).
     pub(crate) fn project_id(&self) -> Option<&str> {
         self.creds
             .attrs
@@ -131,9 +136,21 @@ fn noauth(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
     })
 }
 
+/// keystone mode: the identity the gate found for the token (`None` outside `/v1`, where
+/// no handler needs a caller).
+fn keystone(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+    let identity = keystone::identity_of_request(req).ok_or_else(ApiError::unauthorized)?;
+    Ok(Caller {
+        creator: identity.creator(),
+        creds: keystone::credentials(&identity),
+        policy: state.policy.clone(),
+    })
+}
+
 fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
     let user = match &state.settings.auth_mode {
         AuthMode::NoAuth => return noauth(req, state),
+        AuthMode::Keystone(_) => return keystone(req, state),
         AuthMode::Basic => basic_user(req),
         AuthMode::RemoteUser { header: name } => header(req, name).map(str::to_owned),
     }

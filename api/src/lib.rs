@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::{ApiError, Description};
 pub use policy::{PolicyEnforcer, PolicyFileError};
-pub use settings::{AuthMode, CorsSettings, Settings, StateError};
+pub use settings::{AuthMode, CorsSettings, KeystoneSettings, Settings, StateError};
 
 /// Called after measures were queued (in `gnocchi serve`, wakes metricd).
 pub type MeasuresListener = Arc<dyn Fn() + Send + Sync>;
@@ -54,6 +54,8 @@ pub struct AppState {
     pub(crate) storage: Arc<dyn AggregateStorage>,
     /// Told whenever measures were queued.
     pub(crate) measures_listener: Option<MeasuresListener>,
+    /// The Keystone client and its token cache, shared by every worker (keystone mode only).
+    pub(crate) keystone: Option<Arc<auth::KeystoneAuth>>,
 }
 
 impl AppState {
@@ -86,7 +88,12 @@ impl AppState {
             Some(path) => PolicyEnforcer::from_file(path)?,
             None => PolicyEnforcer::with_defaults(),
         };
+        let keystone = match &settings.auth_mode {
+            AuthMode::Keystone(ks) => Some(Arc::new(auth::KeystoneAuth::new((**ks).clone()))),
+            AuthMode::Basic | AuthMode::RemoteUser { .. } | AuthMode::NoAuth => None,
+        };
         Ok(Self {
+            keystone,
             settings: Arc::new(settings),
             policy: Arc::new(policy),
             indexer,
@@ -122,6 +129,8 @@ pub fn app(
         .configure(configure)
         .default_service(web::to(routes::not_found))
         .wrap(from_fn(error::render_errors))
+        // Outside the error renderer: its 401 and 503 keep keystonemiddleware's bodies.
+        .wrap(from_fn(auth::keystone_gate))
         // shared/spec/api.md §1.1: trailing slashes and empty segments are ignored.
         .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(from_fn(cors::cors))

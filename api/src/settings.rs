@@ -17,6 +17,106 @@ pub enum AuthMode {
     },
     /// `X-User-Id`, `X-Project-Id` and `X-Roles` are trusted as sent (Gnocchi ≤ 3.1).
     NoAuth,
+    /// Keystone tokens (`[keystone_authtoken]`); boxed, as it is much larger than the others.
+    Keystone(Box<KeystoneSettings>),
+}
+
+impl AuthMode {
+    /// Whether listings and searches are filtered to what the caller's project may see
+    /// (shared/spec/api.md §2.6); basic and remoteuser modes show everything (§2.5).
+    pub fn restricts_listings(&self) -> bool {
+        matches!(self, AuthMode::NoAuth | AuthMode::Keystone(_))
+    }
+}
+
+/// `[keystone_authtoken]`, as the token validation uses it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeystoneSettings {
+    /// The identity v3 URL (`auth_url` with `/v3` appended when missing).
+    pub v3_url: String,
+    /// Sent in `WWW-Authenticate: Keystone uri="..."` (`www_authenticate_uri`, else `auth_url`).
+    pub www_authenticate_uri: String,
+    /// The service user's password login: `user` and `scope` objects of the v3 auth body.
+    pub user: serde_json::Value,
+    /// The project scope of the service token.
+    pub scope: serde_json::Value,
+    /// `token_cache_time`.
+    pub token_cache_time: Duration,
+    /// `http_connect_timeout`, bounding each Keystone request.
+    pub request_timeout: Option<Duration>,
+    /// `http_request_max_retries`.
+    pub max_retries: u32,
+    /// `insecure`.
+    pub insecure: bool,
+}
+
+impl std::fmt::Debug for KeystoneSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The user object holds the password.
+        f.debug_struct("KeystoneSettings")
+            .field("v3_url", &self.v3_url)
+            .field("www_authenticate_uri", &self.www_authenticate_uri)
+            .field("token_cache_time", &self.token_cache_time)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeystoneSettings {
+    /// The body of the service user's `POST /v3/auth/tokens`.
+    pub(crate) fn login_body(&self) -> serde_json::Value {
+        serde_json::json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": self.user}},
+            "scope": self.scope,
+        }})
+    }
+
+    /// Reads `[keystone_authtoken]`; `Config::validate` already checked the required options.
+    pub fn from_config(ks: &gnocchi_core::config::KeystoneAuthtokenSection) -> Self {
+        use serde_json::json;
+        let auth_url = ks
+            .auth_url
+            .as_deref()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        let v3_url = if auth_url.ends_with("/v3") {
+            auth_url.to_owned()
+        } else {
+            format!("{auth_url}/v3")
+        };
+        let domain = |name: &Option<String>, id: &Option<String>| match (name, id) {
+            (_, Some(id)) => json!({"id": id}),
+            (Some(name), None) => json!({"name": name}),
+            (None, None) => json!({"id": "default"}),
+        };
+        let user = match &ks.user_id {
+            Some(id) => json!({"id": id, "password": ks.password}),
+            None => json!({
+                "name": ks.username,
+                "password": ks.password,
+                "domain": domain(&ks.user_domain_name, &ks.user_domain_id),
+            }),
+        };
+        let scope = match &ks.project_id {
+            Some(id) => json!({"project": {"id": id}}),
+            None => json!({"project": {
+                "name": ks.project_name,
+                "domain": domain(&ks.project_domain_name, &ks.project_domain_id),
+            }}),
+        };
+        Self {
+            v3_url,
+            www_authenticate_uri: ks
+                .www_authenticate_uri
+                .clone()
+                .unwrap_or_else(|| auth_url.to_owned()),
+            user,
+            scope,
+            token_cache_time: Duration::from_secs(ks.token_cache_time),
+            request_timeout: ks.http_connect_timeout.map(Duration::from_secs),
+            max_retries: ks.http_request_max_retries,
+            insecure: ks.insecure,
+        }
+    }
 }
 
 /// `[cors]` (oslo.middleware option names, §1.13).
@@ -139,12 +239,9 @@ impl Settings {
                 header: api.remote_user_header.clone().unwrap_or_default(),
             },
             Mode::Noauth => AuthMode::NoAuth,
-            Mode::Keystone => {
-                return Err(StateError::Unsupported {
-                    option: "[api] auth_mode",
-                    value: "keystone".into(),
-                })
-            }
+            Mode::Keystone => AuthMode::Keystone(Box::new(KeystoneSettings::from_config(
+                &config.keystone_authtoken,
+            ))),
         };
         let default_aggregation_methods = config
             .archive_policy

@@ -83,6 +83,7 @@ pub async fn run_services(
             settings: MetricdSettings {
                 processing_delay: Duration::from_secs(config.metricd.metric_processing_delay),
                 cleanup_delay: Duration::from_secs(config.metricd.metric_cleanup_delay),
+                workers: config.metricd.effective_workers() as usize,
             },
             wake,
         };

@@ -5,7 +5,7 @@
 //! Loading is: read the files (later ones win) into raw text; give each known option its value,
 //! reading Gnocchi's deprecated names too and warning when they are used; warn about every
 //! unknown section or option (never an error: an install-guide `gnocchi.conf` carries
-//! `[keystone_authtoken]`, `[database]` tuning, …); then [`Config::validate`]. Opening drivers,
+//! `[oslo_messaging_rabbit]`, `[database]` tuning, …); then [`Config::validate`]. Opening drivers,
 //! the I/O-doing step, belongs to the crates that own them.
 //!
 //! oslo.config behaviours kept: dashes equal underscores in option names; `$name`, `${name}` and
@@ -28,8 +28,8 @@ pub use error::ConfigError;
 pub use sample::sample;
 pub use sections::{
     Amqp1dDataSource, Amqp1dSection, ApiSection, ArchivePolicySection, AuthMode, CorsSection,
-    DefaultSection, IndexerSection, MetricdSection, OsloPolicySection, StatsdSection,
-    StorageDriver, StorageSection, SwiftEndpointType, UwsgiMode,
+    DefaultSection, IndexerSection, KeystoneAuthtokenSection, MetricdSection, OsloPolicySection,
+    StatsdSection, StorageDriver, StorageSection, SwiftEndpointType, UwsgiMode,
 };
 pub use validate::IndexerUrl;
 
@@ -69,6 +69,8 @@ pub struct Config {
     pub statsd: StatsdSection,
     /// `[amqp1d]`.
     pub amqp1d: Amqp1dSection,
+    /// `[keystone_authtoken]`.
+    pub keystone_authtoken: KeystoneAuthtokenSection,
 }
 
 /// Where the configuration comes from: the repeatable `--config-file` and `--config-dir` flags.
@@ -190,6 +192,7 @@ impl Config {
         push(&mut out, "oslo_policy", &self.oslo_policy);
         push(&mut out, "statsd", &self.statsd);
         push(&mut out, "amqp1d", &self.amqp1d);
+        push(&mut out, "keystone_authtoken", &self.keystone_authtoken);
         out
     }
 

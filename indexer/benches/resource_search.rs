@@ -1,6 +1,8 @@
-//! Resource search and PATCH over the SQLite indexer, on a database of
-//! `GNOCCHI_BENCH_RESOURCES` (default 100 000) resources of one custom type, built once in a
-//! tempdir and shared by every bench function.
+//! Resource search and PATCH over one indexer backend, on a database of
+//! `GNOCCHI_BENCH_RESOURCES` (default 100 000) resources of one custom type, built once and
+//! shared by every bench function. `GNOCCHI_BENCH_BACKEND` picks the backend: `sqlite`
+//! (default, a file in a tempdir), `postgresql` or `mysql` (a fresh database on the server of
+//! `GNOCCHI_TEST_POSTGRESQL_URL` / `GNOCCHI_TEST_MYSQL_URL`, as the integration tests use).
 //!
 //! Each search is measured twice: by criterion (mean/median, flat sampling), and by
 //! `GNOCCHI_BENCH_SAMPLES` (default 200) sequential calls outside criterion's loop (cut short
@@ -8,6 +10,8 @@
 //! second, with 1 and 8 concurrent tasks, on distinct resources and on one resource.
 //!
 //! `cargo bench -p gnocchi-indexer --bench resource_search`
+//! (PostgreSQL: `eval "$(scripts/postgresql-server start DIR)"; GNOCCHI_BENCH_BACKEND=postgresql
+//! cargo bench ...`; MariaDB likewise with scripts/mariadb-server and `mysql`)
 //! (smoke run: `GNOCCHI_BENCH_RESOURCES=2000 GNOCCHI_BENCH_SAMPLES=20 cargo bench ...`)
 #![allow(clippy::print_stdout)]
 
@@ -33,6 +37,8 @@ use uuid::Uuid;
 const RESOURCES_ENV: &str = "GNOCCHI_BENCH_RESOURCES";
 /// Sequential calls per query for the printed p50/p99.
 const SAMPLES_ENV: &str = "GNOCCHI_BENCH_SAMPLES";
+/// `sqlite`, `postgresql` or `mysql`.
+const BACKEND_ENV: &str = "GNOCCHI_BENCH_BACKEND";
 /// The sequential calls of one query stop early after this long (at least 20 calls), so the
 /// full-scan queries keep a whole run under ~5 minutes.
 const SAMPLE_BUDGET: Duration = Duration::from_secs(20);
@@ -50,7 +56,7 @@ struct Fixture {
     hosts: usize,
     /// Distinct `project_id` values (100 resources each).
     projects: usize,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -133,10 +139,10 @@ fn build() -> Fixture {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite:///{}", dir.path().join("index.db").display());
+    let (url, dir) = rt.block_on(database());
+    println!("backend: {}", url.split("://").next().unwrap_or("?"));
     let (indexer, ids) = rt.block_on(async {
-        let indexer = gnocchi_indexer::open(&url).await.expect("open sqlite");
+        let indexer = gnocchi_indexer::open(&url).await.expect("open the indexer");
         indexer.upgrade().await.expect("migrate");
         indexer
             .create_resource_type(TYPE, &attribute_types())
@@ -177,6 +183,54 @@ fn build() -> Fixture {
         projects,
         _dir: dir,
     }
+}
+
+/// The URL of a fresh database of the backend named by [`BACKEND_ENV`], and the tempdir that
+/// holds it when it is a file.
+async fn database() -> (String, Option<TempDir>) {
+    use sqlx::Connection;
+
+    let backend = std::env::var(BACKEND_ENV).unwrap_or_else(|_| "sqlite".to_owned());
+    let server = |env: &str| {
+        std::env::var(env).unwrap_or_else(|_| panic!("{BACKEND_ENV}={backend} needs {env}"))
+    };
+    let name = format!("gnocchi_bench_{}", Uuid::new_v4().simple());
+    let url = match backend.as_str() {
+        "sqlite" => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite:///{}", dir.path().join("index.db").display());
+            return (url, Some(dir));
+        }
+        "postgresql" => {
+            let base = server("GNOCCHI_TEST_POSTGRESQL_URL");
+            let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut admin)
+                .await
+                .expect("create database");
+            base
+        }
+        "mysql" => {
+            let base = server("GNOCCHI_TEST_MYSQL_URL");
+            let mut admin = sqlx::MySqlConnection::connect(&base)
+                .await
+                .expect("connect");
+            sqlx::query(&format!(
+                "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            ))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
+            base
+        }
+        other => panic!("{BACKEND_ENV}={other}: expected sqlite, postgresql or mysql"),
+    };
+    let (server_url, _) = url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit_once('/'))
+        .expect("the server URL names a database");
+    (format!("{server_url}/{name}"), None)
 }
 
 /// The nearest-rank percentile of sorted durations.

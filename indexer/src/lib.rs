@@ -14,6 +14,7 @@ mod postgresql;
 mod resource_type;
 mod sql;
 mod sqlite;
+mod text;
 
 use std::sync::Arc;
 
@@ -23,7 +24,6 @@ pub use indexer::{
     Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric, Resource,
     ResourceQuery, ResourceUpdate,
 };
-/// Experimental, not selectable through [`open`] yet (see its docs).
 pub use mysql::MysqlIndexer;
 pub use pagination::{NullsOrder, Page, SortDirection, SortKey};
 pub use postgresql::PostgresqlIndexer;
@@ -34,15 +34,17 @@ pub use resource_type::{
 pub use sqlite::SqliteIndexer;
 
 /// Opens the indexer named by `url` (`[indexer] url` of gnocchi.conf). The only code that
-/// names backends: `sqlite:///<relative>`, `sqlite:////<absolute>`, and
-/// `postgresql://user:password@host:port/database` (also `postgresql+<driver>://`).
-/// [`MysqlIndexer`] is not selectable here yet: its text ordering differs (see its docs).
+/// names backends: `sqlite:///<relative>`, `sqlite:////<absolute>`,
+/// `postgresql://user:password@host:port/database` and
+/// `mysql://user:password@host:port/database?charset=utf8` (each also `<scheme>+<driver>://`,
+/// as SQLAlchemy URLs say, e.g. `mysql+pymysql://`).
 pub async fn open(url: &str) -> Result<Arc<dyn Indexer>> {
     let scheme = url.split_once("://").map_or("", |(s, _)| s);
     let backend = scheme.split('+').next().unwrap_or(scheme);
     match backend {
         "sqlite" => Ok(Arc::new(SqliteIndexer::open(url).await?)),
         "postgresql" | "postgres" => Ok(Arc::new(PostgresqlIndexer::open(url).await?)),
+        "mysql" | "mariadb" => Ok(Arc::new(MysqlIndexer::open(url).await?)),
         _ => error::UnsupportedSchemeSnafu { url }.fail(),
     }
 }

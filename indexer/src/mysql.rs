@@ -1,15 +1,14 @@
 //! The MariaDB/MySQL [`Indexer`] (`[indexer] url = mysql://…`, also `mysql+<driver>://` such as
 //! `mysql+pymysql://`, as Gnocchi's SQLAlchemy URLs say). Needs MariaDB >= 10.5 (RETURNING).
 //!
-//! **Not yet selectable through `gnocchi_indexer::open`.** sqlx 0.8 refuses to decode columns
-//! with a binary collation (`utf8mb4_bin`, flagged BINARY) as `String`, so text is stored under
-//! `utf8mb4_uca1400_nopad_as_cs`: case- and accent-sensitive, no trailing-space padding, but
-//! ordered by the Unicode collation algorithm rather than by bytes. ORDER BY and `<`/`>` on text
-//! therefore differ from SQLite and PostgreSQL (three contract tests fail); LIKE uses
-//! `utf8mb4_bin` and matches them.
+//! Text is stored under `utf8mb4_nopad_bin`: byte-wise equality and order with no
+//! trailing-space padding, as SQLite's BINARY and PostgreSQL's "C" collations, so ORDER BY,
+//! markers and unique keys behave the same on every backend. The server flags such columns
+//! BINARY, which sqlx's `String` refuses; the shared statements decode text through
+//! `crate::text::Text` instead.
 //!
 //! The schema (migrations/mysql) mirrors the SQLite one column for column — text UUIDs,
-//! BIGINT microseconds, TEXT JSON, case-sensitive utf8mb4 text — so the statement modules of
+//! BIGINT microseconds, TEXT JSON, byte-wise utf8mb4 text — so the statement modules of
 //! `crate::sqlite` are compiled a third time here (`#[path]` modules) against this module's
 //! `Conn`, `Pool`, `DbRow`, `DIALECT`, `stmt` and helpers. What differs lives in this file:
 //!
@@ -64,6 +63,7 @@ use crate::indexer::{
 use crate::pagination::{Page, SqlValue};
 use crate::resource_type::{AttributeDefinition, AttributeType, ResourceType};
 use crate::sql::Dialect;
+use crate::text::Text;
 
 // --- Dialect -------------------------------------------------------------------------------
 
@@ -83,11 +83,10 @@ const DIALECT: MysqlDialect = MysqlDialect;
 const REVISION_SQL_TYPE: &str = "BIGINT";
 
 /// Column type of `id` in the per-type current tables (as `resource.id`, which it references).
-const ID_SQL_TYPE: &str = "VARCHAR(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_uca1400_nopad_as_cs";
+const ID_SQL_TYPE: &str = "VARCHAR(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin";
 
 /// Options appended to `CREATE TABLE` of the per-type tables.
-const TABLE_OPTIONS: &str =
-    " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_uca1400_nopad_as_cs";
+const TABLE_OPTIONS: &str = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
 
 /// Type name of `CAST(… AS …)` to a 64-bit integer.
 const BIGINT_CAST: &str = "SIGNED";
@@ -99,8 +98,10 @@ const SQL_MODE: &str = "SET SESSION sql_mode = \
 /// Escape character of generated LIKE patterns (Gnocchi's patterns have none of their own).
 const LIKE_ESCAPE: char = '!';
 
-/// How long a connection may take to be established or handed out by the pool.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to be established or handed out by the pool. sqlx retries
+/// refused connections until then, so this is how long a request waits during an outage
+/// before its 503 (docs/decisions.md, "Indexer pool acquire timeout").
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Connections per process.
 const POOL_SIZE: u32 = 10;
@@ -175,7 +176,7 @@ impl Dialect for MysqlDialect {
     fn like(&self, expr: &str, placeholder: &str, pattern: &str) -> (String, String) {
         (
             format!(
-                "CAST({expr} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin \
+                "CAST({expr} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin \
                  LIKE {placeholder} ESCAPE '{LIKE_ESCAPE}'"
             ),
             like_pattern(pattern),
@@ -187,7 +188,7 @@ impl Dialect for MysqlDialect {
     fn ilike(&self, expr: &str, placeholder: &str, pattern: &str) -> (String, String) {
         (
             format!(
-                "LOWER(CAST({expr} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin) \
+                "LOWER(CAST({expr} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin) \
                  LIKE LOWER({placeholder}) ESCAPE '{LIKE_ESCAPE}'"
             ),
             like_pattern(pattern),
@@ -199,7 +200,7 @@ impl Dialect for MysqlDialect {
 fn attribute_sql_type(t: &AttributeType) -> &'static str {
     match t {
         AttributeType::String { .. } | AttributeType::Uuid => {
-            "TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_uca1400_nopad_as_cs"
+            "TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
         }
         AttributeType::Number { .. } => "DOUBLE",
         AttributeType::Bool | AttributeType::Datetime => "BIGINT",
@@ -347,7 +348,7 @@ async fn create_resource_type(
 
 /// Best effort: drops the tables of a half-created type and deletes its row.
 async fn clean_up_resource_type(pool: &MySqlPool, name: &str) {
-    let tablename: Option<(String,)> =
+    let tablename: Option<(Text,)> =
         match sqlx::query_as("SELECT tablename FROM resource_type WHERE name = ?")
             .bind(name)
             .fetch_optional(pool)
@@ -359,7 +360,7 @@ async fn clean_up_resource_type(pool: &MySqlPool, name: &str) {
                 return;
             }
         };
-    let Some((tablename,)) = tablename else {
+    let Some((Text(tablename),)) = tablename else {
         return;
     };
     for sql in [

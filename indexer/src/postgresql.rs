@@ -88,8 +88,10 @@ const BIGINT_CAST: &str = "BIGINT";
 /// Key of the advisory lock every write transaction holds (any constant; "gnocchi" in ASCII).
 const WRITE_LOCK_KEY: i64 = 0x0067_6e6f_6363_6869;
 
-/// How long a connection may take to be established or handed out by the pool.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to be established or handed out by the pool. sqlx retries
+/// refused connections until then, so this is how long a request waits during an outage
+/// before its 503 (docs/decisions.md, "Indexer pool acquire timeout").
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Connections per process.
 const POOL_SIZE: u32 = 10;

@@ -25,6 +25,8 @@ pub struct MetricdSettings {
     pub processing_delay: Duration,
     /// Time between two janitor passes (`metric_cleanup_delay`).
     pub cleanup_delay: Duration,
+    /// Sacks processed at the same time (`workers`; one per CPU by default).
+    pub workers: usize,
 }
 
 /// What metricd works on: the three stores, and a wake-up the API pokes after accepting

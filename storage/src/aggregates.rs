@@ -27,7 +27,7 @@ use gnocchi_core::{AggregationMethod, ArchivePolicy, ErrorKind};
 use snafu::Snafu;
 
 pub use align::plan_granularities;
-pub use eval::evaluate;
+pub use eval::{evaluate, evaluate_draining};
 pub use history::{apply_usage_coefficient, merge_consecutive_timestamps};
 pub use operation::{BinaryOp, Operation, ReduceBase, ReduceMethod, Reference, UnaryOp};
 pub use parse::{parse_operations, OperationError};
@@ -194,6 +194,27 @@ pub enum Measures {
     /// One list per output column (index into the `columns` given to [`evaluate`]), in order of
     /// first appearance; granularities coarsest first, time ascending.
     PerColumn(Vec<(usize, Vec<OutputPoint>)>),
+}
+
+impl Measures {
+    /// Appends the result of the same tree over other granularities (evaluated after these,
+    /// so finer ones): the shape is the tree's, so both sides list the same columns.
+    pub fn append(&mut self, later: Measures) {
+        match (self, later) {
+            (Measures::Aggregated(a), Measures::Aggregated(b)) => a.extend(b),
+            (Measures::PerColumn(a), Measures::PerColumn(b)) => {
+                for (index, points) in b {
+                    match a.iter_mut().find(|(i, _)| *i == index) {
+                        Some((_, list)) => list.extend(points),
+                        None => a.push((index, points)),
+                    }
+                }
+            }
+            // Not reached for one tree; keep what was computed first.
+            (Measures::Aggregated(_), Measures::PerColumn(_))
+            | (Measures::PerColumn(_), Measures::Aggregated(_)) => {}
+        }
+    }
 }
 
 /// A failed planning or evaluation of `/v1/aggregates` (api.md §11.1, step 4).

@@ -17,10 +17,11 @@ mod read;
 pub use aggregate::contract as aggregate_contract;
 pub use aggregate::{AggregateStorage, FileStorage, SplitKey, DEFAULT_SUBDIR_LEN};
 pub use aggregates::{
-    apply_usage_coefficient, evaluate, measures_json, merge_consecutive_timestamps,
-    parse_operations, plan_granularities, points_json, AggregatesError, BinaryOp, Column,
-    ColumnName, ColumnPolicy, EvalOptions, Fill, Filling, Measures, Operation, OperationError,
-    OutputPoint, Period, ReduceBase, ReduceMethod, Reference, UnaryOp,
+    apply_usage_coefficient, evaluate, evaluate_draining, measures_json,
+    merge_consecutive_timestamps, parse_operations, plan_granularities, points_json,
+    AggregatesError, BinaryOp, Column, ColumnName, ColumnPolicy, EvalOptions, Fill, Filling,
+    Measures, Operation, OperationError, OutputPoint, Period, ReduceBase, ReduceMethod, Reference,
+    UnaryOp,
 };
 pub use atomic::{write_atomic, write_atomic_all};
 pub use calendar::{resample_calendar, CalendarUnit};

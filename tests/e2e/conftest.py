@@ -49,7 +49,10 @@ def free_port():
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, config=None):
+        """config: gnocchi.conf text, `{data}` standing for the data directory; None runs the
+        embedded default."""
+        self.config = config
         self.data_dir = tempfile.mkdtemp(prefix="gnocchi-e2e-")
         self.port = free_port()
         self.endpoint = "http://127.0.0.1:%d" % self.port
@@ -58,9 +61,16 @@ class Server:
 
     def start(self):
         log = open(self.log_path, "wb")
+        data = os.path.join(self.data_dir, "data")
+        os.makedirs(data, exist_ok=True)
+        args = [server_binary(), "serve", "--data-dir", data, "--port", str(self.port)]
+        if self.config is not None:
+            conf = os.path.join(self.data_dir, "gnocchi.conf")
+            with open(conf, "w") as f:
+                f.write(self.config.replace("{data}", data))
+            args += ["--config-file", conf]
         self.proc = subprocess.Popen(
-            [server_binary(), "serve", "--data-dir", os.path.join(self.data_dir, "data"),
-             "--port", str(self.port)],
+            args,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             # No gnocchi.conf from ~ or /etc may leak in: point HOME at the temp dir.
             env=dict(os.environ, HOME=self.data_dir),

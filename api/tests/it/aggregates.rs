@@ -761,3 +761,85 @@ async fn resource_mode_use_history_groups_per_revision() {
             ["2015-03-06T14:00:00+00:00", 1.0, 1.0], ["2099-01-01T01:00:00+00:00", 1.0, 1.0]]}}}])
     );
 }
+
+// engine.md §10.2: Gnocchi answers 500 to `aggregate count` / `rolling count`; counts are floats.
+#[actix_web::test]
+async fn spec_10_2_aggregate_count_answers_float_counts() {
+    let (env, m1, m2, _) = setup().await;
+    let r = aggregates(
+        &env,
+        "?granularity=60",
+        json!(["aggregate", "count", ["metric", [m1, "mean"], [m2, "mean"]]]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json()["measures"]["aggregated"],
+        json!([
+            ["2015-03-06T14:33:00+00:00", 60.0, 2.0],
+            ["2015-03-06T14:34:00+00:00", 60.0, 2.0],
+            ["2015-03-06T14:35:00+00:00", 60.0, 2.0]
+        ])
+    );
+    assert!(r.text.contains(", 2.0]"), "float counts: {}", r.text);
+    let r = aggregates(
+        &env,
+        "?granularity=60",
+        json!(["rolling", "count", 2, ["metric", m1, "mean"]]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json()["measures"][&m1]["mean"],
+        json!([
+            ["2015-03-06T14:34:00+00:00", 60.0, 2.0],
+            ["2015-03-06T14:35:00+00:00", 60.0, 2.0]
+        ])
+    );
+}
+
+// engine.md §10.2: a calendar resample across metrics (`/v1/aggregation/metric`; calendar
+// units are not part of the operations language, api.md §1.8) with `start` rounds `start` down to
+// the calendar period (Gnocchi: 500).
+#[actix_web::test]
+async fn spec_10_2_calendar_resample_across_metrics_with_start() {
+    let (env, m1, m2, _) = setup().await;
+    let r = env
+        .get(
+            &format!(
+                "/v1/aggregation/metric?metric={m1}&metric={m2}&granularity=60&resample=M\
+                 &start=2015-03-06T14:34:00"
+            ),
+            FOOBAR,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let points = r.json();
+    assert_eq!(points.as_array().map(Vec::len), Some(1), "{points}");
+    assert_eq!(points[0][0], json!("2015-03-01T00:00:00+00:00"), "{points}");
+    assert_eq!(points[0][1], json!("M"), "{points}");
+}
+
+// engine.md §10.2: an empty measures batch is not enqueued, so it cannot block the sack; the
+// next batch is processed.
+#[actix_web::test]
+async fn spec_10_2_empty_batch_does_not_block_processing() {
+    let (env, m1, _, _) = setup().await;
+    let path = format!("/v1/metric/{m1}/measures");
+    let r = env.json("POST", &path, FOOBAR, json!([])).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let later = json!([{"timestamp": "2015-03-06T14:40:00", "value": 7.0}]);
+    let r = env.json("POST", &path, FOOBAR, later).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let r = env
+        .get(&format!("{path}?refresh=true&granularity=60"), FOOBAR)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    let last = v.as_array().and_then(|a| a.last()).cloned();
+    assert_eq!(
+        last,
+        Some(json!(["2015-03-06T14:40:00+00:00", 60.0, 7.0])),
+        "{v}"
+    );
+}

@@ -145,6 +145,52 @@ pub fn create_postgresql_database(url: &str) -> String {
     format!("{server}/{name}")
 }
 
+/// The address of the MariaDB server of the backend tests (`GNOCCHI_TEST_MYSQL_URL`, set by
+/// `scripts/mariadb-server start`), or `None` after printing why `test` is skipped. Under
+/// `GNOCCHI_REQUIRE_MYSQL=1` a missing server fails the test instead.
+#[allow(clippy::print_stderr)] // The skip reason is the point.
+pub fn mysql_url(test: &str) -> Option<String> {
+    match std::env::var("GNOCCHI_TEST_MYSQL_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("GNOCCHI_REQUIRE_MYSQL").as_deref() != Ok("1"),
+                "{test}: GNOCCHI_REQUIRE_MYSQL=1 but GNOCCHI_TEST_MYSQL_URL is unset"
+            );
+            eprintln!(
+                "skipping {test}: GNOCCHI_TEST_MYSQL_URL is unset \
+                 (eval \"$(scripts/mariadb-server start DIR)\")"
+            );
+            None
+        }
+    }
+}
+
+/// Creates a fresh, empty database on the server of `url` (`mysql://user@host:port/db`, as
+/// `scripts/mariadb-server` prints it) with the `mariadb` client and returns its URL.
+pub fn create_mysql_database(url: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("gnocchi_it_{}_{n}", std::process::id());
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let authority = server.split_once("://").unwrap().1;
+    let (user, host_port) = authority.rsplit_once('@').unwrap_or(("root", authority));
+    let (host, port) = host_port.rsplit_once(':').unwrap_or((host_port, "3306"));
+    let out = Command::new("mariadb")
+        .args(["--no-defaults", "-h", host, "-P", port, "-u", user, "-e"])
+        .arg(format!(
+            "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .output()
+        .unwrap_or_else(|e| panic!("running mariadb: {e}"));
+    assert!(
+        out.status.success(),
+        "CREATE DATABASE {name} on {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("{server}/{name}")
+}
+
 /// Writes a gnocchi.conf as [`write_config`] does, with `[indexer] url = indexer` when given
 /// (the SQLite file in `dir` otherwise).
 pub fn write_config_with_indexer(dir: &Path, port: u16, indexer: Option<&str>) -> PathBuf {

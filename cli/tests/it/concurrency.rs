@@ -1,11 +1,14 @@
 //! Production indexers under concurrent writers: concurrent PATCHes of one resource and
-//! concurrent batch posts that create the same metric, on SQLite and on PostgreSQL.
+//! concurrent batch posts that create the same metric, on SQLite, PostgreSQL and MariaDB.
 
 use std::sync::Barrier;
 
 use serde_json::{json, Value};
 
-use crate::common::{create_postgresql_database, postgresql_url, request, Deployment};
+use crate::common::{
+    create_mysql_database, create_postgresql_database, mysql_url, postgresql_url, request,
+    Deployment,
+};
 
 const PATCHES: usize = 50;
 const POSTERS: usize = 20;
@@ -163,6 +166,14 @@ fn concurrent_patches_keep_a_consistent_history_on_postgresql() {
 }
 
 #[test]
+fn concurrent_patches_keep_a_consistent_history_on_mysql() {
+    let test = "concurrent_patches_keep_a_consistent_history_on_mysql";
+    if let Some(url) = mysql_url(test) {
+        concurrent_patches_keep_a_consistent_history(Some(&create_mysql_database(&url)));
+    }
+}
+
+#[test]
 fn concurrent_batches_create_one_metric_and_keep_every_measure_on_sqlite() {
     concurrent_batches_create_one_metric_and_keep_every_measure(None);
 }
@@ -174,5 +185,15 @@ fn concurrent_batches_create_one_metric_and_keep_every_measure_on_postgresql() {
         concurrent_batches_create_one_metric_and_keep_every_measure(Some(
             &create_postgresql_database(&url),
         ));
+    }
+}
+
+#[test]
+fn concurrent_batches_create_one_metric_and_keep_every_measure_on_mysql() {
+    let test = "concurrent_batches_create_one_metric_and_keep_every_measure_on_mysql";
+    if let Some(url) = mysql_url(test) {
+        concurrent_batches_create_one_metric_and_keep_every_measure(Some(&create_mysql_database(
+            &url,
+        )));
     }
 }

@@ -1,5 +1,6 @@
-//! A PostgreSQL outage: while the indexer's server is down the API answers 503 (never 500,
-//! never a hang), and once it is back the same gnocchi-api answers again without a restart.
+//! An indexer outage (PostgreSQL or MariaDB): while the indexer's server is down the API
+//! answers 503 (never 500, never a hang), and once it is back the same gnocchi-api answers
+//! again without a restart.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -7,60 +8,104 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{postgresql_url, request, try_request, Deployment};
+use crate::common::{mysql_url, postgresql_url, request, try_request, Deployment};
 
 /// No request may take longer than this, outage or not.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A throw-away cluster of `scripts/postgresql-server` in a tempdir, stopped when dropped.
+/// The database servers an outage is staged on.
+#[derive(Clone, Copy)]
+enum Backend {
+    Postgresql,
+    Mariadb,
+}
+
+impl Backend {
+    /// The project's start/stop script.
+    fn script(self) -> PathBuf {
+        let name = match self {
+            Backend::Postgresql => "postgresql-server",
+            Backend::Mariadb => "mariadb-server",
+        };
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scripts")
+            .join(name)
+    }
+
+    /// The line prefix of the URL the script prints.
+    fn url_prefix(self) -> &'static str {
+        match self {
+            Backend::Postgresql => "GNOCCHI_TEST_POSTGRESQL_URL=",
+            Backend::Mariadb => "GNOCCHI_TEST_MYSQL_URL=",
+        }
+    }
+}
+
+/// A throw-away server of the backend's script in a tempdir, stopped when dropped.
 struct Cluster {
+    backend: Backend,
     dir: tempfile::TempDir,
     url: String,
 }
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgresql-server")
-}
-
 impl Cluster {
-    fn start() -> Self {
+    fn start(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "postgresql-server start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let url = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("GNOCCHI_TEST_POSTGRESQL_URL="))
-            .unwrap_or_else(|| panic!("no URL in {stdout}"))
-            .to_owned();
-        Cluster { dir, url }
+        let url = Cluster::start_in(backend, dir.path());
+        Cluster { backend, dir, url }
     }
 
     fn stop(&self) {
-        let out = Command::new(script())
+        let out = Command::new(self.backend.script())
             .arg("stop")
             .arg(self.dir.path())
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "postgresql-server stop: {}",
+            "{} stop: {}",
+            self.backend.script().display(),
             String::from_utf8_lossy(&out.stderr)
         );
     }
 
-    /// Starts the stopped cluster again on the port it had: `scripts/postgresql-server start`
-    /// picks a new free port for a stopped cluster, and the API's configuration names the old
-    /// one, so this runs the script's `pg_ctl start` with `DIR/port`.
+    /// Starts the stopped server again on the port it had, which the API's configuration names.
     fn restart(&self) {
+        match self.backend {
+            Backend::Postgresql => self.restart_postgresql(),
+            // `scripts/mariadb-server start` reuses `DIR/port` for a stopped server.
+            Backend::Mariadb => {
+                let restarted = Cluster::start_in(self.backend, self.dir.path());
+                assert_eq!(restarted, self.url, "the restarted server moved");
+            }
+        }
+    }
+
+    /// Runs the script's `start` on `dir`; returns the URL it prints.
+    fn start_in(backend: Backend, dir: &Path) -> String {
+        let script = backend.script();
+        let out = Command::new(&script)
+            .arg("start")
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{} start: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(backend.url_prefix()))
+            .unwrap_or_else(|| panic!("no URL in {stdout}"))
+            .to_owned()
+    }
+
+    /// `scripts/postgresql-server start` picks a new free port for a stopped cluster, so this
+    /// runs the script's `pg_ctl start` with `DIR/port`.
+    fn restart_postgresql(&self) {
         let dir = self.dir.path();
         let port = std::fs::read_to_string(dir.join("port")).unwrap();
         let port = port.trim();
@@ -97,7 +142,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new(script())
+        let _ = Command::new(self.backend.script())
             .arg("stop")
             .arg(self.dir.path())
             .output();
@@ -146,10 +191,23 @@ fn assert_unavailable(what: &str, answer: Result<(u16, Value), String>, g: &Depl
 #[test]
 fn indexer_outage_answers_503_and_recovers_without_restart() {
     let test = "indexer_outage_answers_503_and_recovers_without_restart";
-    if postgresql_url(test).is_none() {
-        return;
+    if postgresql_url(test).is_some() {
+        outage(Backend::Postgresql);
     }
-    let cluster = Cluster::start();
+}
+
+#[test]
+fn mysql_outage_answers_503_and_recovers_without_restart() {
+    if mysql_url("mysql_outage_answers_503_and_recovers_without_restart").is_some() {
+        outage(Backend::Mariadb);
+    }
+}
+
+/// Stops the backend's server under a running deployment, checks the 503s, restarts it and
+/// checks that gnocchi-api and gnocchi-metricd carry on.
+#[allow(clippy::print_stderr)] // The measured 503 latency is reported, not asserted.
+fn outage(backend: Backend) {
+    let cluster = Cluster::start(backend);
     let mut g = Deployment::start(Some(&cluster.url));
     let base = g.base.clone();
     let (status, metric) = request(
@@ -173,8 +231,18 @@ fn indexer_outage_answers_503_and_recovers_without_restart() {
     cluster.stop();
     // Several times each, so pooled connections and new ones are both tried.
     for _ in 0..3 {
+        let started = Instant::now();
         assert_unavailable("GET /v1/metric/<id>", get(), &g);
+        eprintln!(
+            "503 for GET during the outage after {:?}",
+            started.elapsed()
+        );
+        let started = Instant::now();
         assert_unavailable("POST /v1/metric", create(), &g);
+        eprintln!(
+            "503 for POST during the outage after {:?}",
+            started.elapsed()
+        );
     }
 
     cluster.restart();

@@ -5,7 +5,7 @@ use super::ini::{normalize_name, RawIni};
 use super::section::{OptionMeta, Section};
 use super::sections::{
     Amqp1dSection, ApiSection, ArchivePolicySection, CorsSection, DefaultSection, IndexerSection,
-    MetricdSection, OsloPolicySection, StatsdSection, StorageSection,
+    KeystoneAuthtokenSection, MetricdSection, OsloPolicySection, StatsdSection, StorageSection,
 };
 use super::Config;
 
@@ -41,6 +41,10 @@ pub(crate) fn from_raw(
     ctx.apply(&mut config.oslo_policy, OsloPolicySection::NAME)?;
     ctx.apply(&mut config.statsd, StatsdSection::NAME)?;
     ctx.apply(&mut config.amqp1d, Amqp1dSection::NAME)?;
+    ctx.apply(
+        &mut config.keystone_authtoken,
+        KeystoneAuthtokenSection::NAME,
+    )?;
     if config.indexer.url.is_none() {
         config.indexer.url = env_indexer_url.filter(|u| !u.is_empty());
     }

@@ -7,7 +7,7 @@ use super::load::INCOMING;
 use super::section::{OptionMeta, Section};
 use super::sections::{
     Amqp1dSection, ApiSection, ArchivePolicySection, CorsSection, DefaultSection, IndexerSection,
-    MetricdSection, OsloPolicySection, StatsdSection, StorageSection,
+    KeystoneAuthtokenSection, MetricdSection, OsloPolicySection, StatsdSection, StorageSection,
 };
 
 /// Help lines are wrapped to this width (including the `# `).
@@ -28,6 +28,10 @@ fn sections() -> Vec<(&'static str, Vec<OptionMeta>)> {
         (ArchivePolicySection::NAME, ArchivePolicySection::options()),
         (CorsSection::NAME, CorsSection::options()),
         (IndexerSection::NAME, IndexerSection::options()),
+        (
+            KeystoneAuthtokenSection::NAME,
+            KeystoneAuthtokenSection::options(),
+        ),
         (INCOMING, incoming),
         (MetricdSection::NAME, MetricdSection::options()),
         (OsloPolicySection::NAME, OsloPolicySection::options()),

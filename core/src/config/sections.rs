@@ -319,6 +319,67 @@ config_section! {
     }
 }
 
+config_section! {
+    /// `[keystone_authtoken]`: how `auth_mode = keystone` checks tokens (keystonemiddleware's
+    /// option names; options only a Python middleware uses are accepted and ignored).
+    pub struct KeystoneAuthtokenSection("keystone_authtoken") {
+        /// Authentication plugin of the service user; only password is supported.
+        auth_type: String = s("password"), deprecated = [("keystone_authtoken", "auth_plugin")];
+        /// Keystone URL where the service user logs in (with or without the /v3 suffix).
+        auth_url: Option<String> = None;
+        /// Public Keystone URL sent to clients in the WWW-Authenticate header of a 401.
+        www_authenticate_uri: Option<String> = None,
+            deprecated = [("keystone_authtoken", "auth_uri")];
+        /// Name of the service user.
+        username: Option<String> = None;
+        /// Id of the service user, used instead of its name when set.
+        user_id: Option<String> = None;
+        /// Password of the service user.
+        password: Option<String> = None, secret = true;
+        /// Project the service user's token is scoped to.
+        project_name: Option<String> = None;
+        /// Id of that project, used instead of its name when set.
+        project_id: Option<String> = None;
+        /// Domain name of the service user.
+        user_domain_name: Option<String> = None;
+        /// Domain id of the service user (default when neither domain option is set).
+        user_domain_id: Option<String> = None;
+        /// Domain name of the service user's project.
+        project_domain_name: Option<String> = None;
+        /// Domain id of the service user's project (default when neither domain option is set).
+        project_domain_id: Option<String> = None;
+        /// Region of the identity endpoint (accepted; auth_url is used as given).
+        region_name: Option<String> = None;
+        /// Seconds a validation result (valid or not) is reused, never past the token's expiry.
+        token_cache_time: u64 = 300;
+        /// Seconds to wait for Keystone to accept a connection and answer one request.
+        http_connect_timeout: Option<u64> = None;
+        /// Retries of a Keystone request that could not connect, before answering 503.
+        http_request_max_retries: u32 = 3;
+        /// CA certificates bundle used to check Keystone's TLS certificate.
+        cafile: Option<String> = None;
+        /// Skip checking Keystone's TLS certificate.
+        insecure: bool = false;
+        /// Which endpoint of the catalog to use (accepted, unused: auth_url is used).
+        interface: String = s("internal");
+        /// Memcached servers (accepted, unused: the token cache is in memory).
+        memcached_servers: Vec<String> = Vec::new(),
+            deprecated = [("keystone_authtoken", "memcache_servers")];
+        /// Let requests without a valid token through (accepted, unused: they get 401).
+        delay_auth_decision: bool = false;
+        /// Identity API version to use (accepted, unused: v3 is used).
+        auth_version: Option<String> = None;
+        /// Put the service catalog in the request environment (accepted, unused).
+        include_service_catalog: bool = true;
+        /// Roles a service token must have (accepted, unused).
+        service_token_roles: Vec<String> = list(&["service"]);
+        /// Enforce service_token_roles (accepted, unused).
+        service_token_roles_required: bool = false;
+        /// Extensions the token must be bound to (accepted, unused).
+        enforce_token_bind: String = s("permissive");
+    }
+}
+
 /// The number of CPUs, the default of the options whose unset value means "one per CPU".
 fn cpu_count() -> u32 {
     std::thread::available_parallelism()

@@ -187,7 +187,6 @@ driver = file
     for expected in [
         "unknown option transport_url in section [DEFAULT] ignored",
         "unknown option max_retries in section [database] ignored",
-        "unknown option auth_url in section [keystone_authtoken] ignored",
         "unknown option rabbit_host in section [oslo_messaging_rabbit] ignored",
         "option connection in section [database] is deprecated: use url in section [indexer]",
         "option coordination_url in section [storage] is deprecated: \
@@ -196,6 +195,12 @@ driver = file
         assert!(w.contains(expected), "missing warning {expected:?} in\n{w}");
     }
     assert!(!w.contains("create_legacy_resource_types"), "{w}");
+    // Read since auth_mode = keystone exists.
+    assert!(!w.contains("keystone_authtoken"), "{w}");
+    assert_eq!(
+        c.keystone_authtoken.auth_url.as_deref(),
+        Some("http://controller:5000/v3")
+    );
 }
 
 #[test]
@@ -352,7 +357,21 @@ fn validation_errors() {
     }
     // A [storage] driver is inherited by [incoming], but [storage] is checked first.
     assert!(load_err("[storage]\ndriver = redis\n").contains("[storage]"));
-    assert!(load_err("[api]\nauth_mode = keystone\n").contains("auth_mode in section [api]"));
+    assert_eq!(
+        load_err("[api]\nauth_mode = keystone\n"),
+        "option auth_url in section [keystone_authtoken] must be set \
+         when [api] auth_mode = keystone"
+    );
+    let ks = "[api]\nauth_mode = keystone\n[keystone_authtoken]\nauth_url = http://ks:5000\n\
+              username = gnocchi\npassword = p\nproject_name = service\nauth_uri = http://ks\n";
+    let l = load(ks);
+    assert_eq!(
+        l.config.keystone_authtoken.www_authenticate_uri.as_deref(),
+        Some("http://ks")
+    );
+    assert_eq!(l.config.keystone_authtoken.token_cache_time, 300);
+    assert!(load_err(&ks.replace("password = p\n", "")).contains("option password in section"));
+    assert!(load_err(&format!("{ks}auth_type = token\n")).contains("auth_type"));
     assert_eq!(
         load_err("[api]\nauth_mode = remoteuser\n"),
         "option remote_user_header in section [api] must be set when auth_mode = remoteuser"
@@ -367,12 +386,13 @@ fn validation_errors() {
     ));
     for url in [
         "mysql://gnocchi@db/gnocchi",
-        "mysql+pymysql://gnocchi:secret@db/gnocchi",
+        "mysql+pymysql://gnocchi:secret@db/gnocchi?charset=utf8",
     ] {
-        let e = load_err(&format!("[indexer]\nurl = {url}\n"));
-        assert!(e.contains("option url in section [indexer]"), "{e}");
-        assert!(e.contains("not supported yet"), "{e}");
-        assert!(!e.contains("secret"), "the password must not be shown: {e}");
+        let l = load(&format!("[indexer]\nurl = {url}\n"));
+        assert!(matches!(
+            l.config.indexer.parsed_url().unwrap(),
+            Some(IndexerUrl::Mysql { .. })
+        ));
     }
     assert!(load_err("[indexer]\nurl = oracle://x\n").contains("unknown database scheme"));
     assert!(load_err("[indexer]\nurl = /var/lib/gnocchi.db\n").contains("expected a URL"));

@@ -9,16 +9,20 @@ use super::error::{ConfigError, InvalidValueSnafu, MissingOptionSnafu, NotSuppor
 use super::load::INCOMING;
 use super::section::Section;
 use super::sections::{
-    ApiSection, ArchivePolicySection, AuthMode, IndexerSection, StatsdSection, StorageDriver,
-    StorageSection,
+    ApiSection, ArchivePolicySection, AuthMode, IndexerSection, KeystoneAuthtokenSection,
+    StatsdSection, StorageDriver, StorageSection,
 };
 use super::Config;
 
 /// Storage and incoming drivers built so far; the others are "not supported yet".
 const SUPPORTED_STORAGE_DRIVERS: &[StorageDriver] = &[StorageDriver::File];
 /// Authentication modes built so far.
-const SUPPORTED_AUTH_MODES: &[AuthMode] =
-    &[AuthMode::Basic, AuthMode::Remoteuser, AuthMode::Noauth];
+const SUPPORTED_AUTH_MODES: &[AuthMode] = &[
+    AuthMode::Basic,
+    AuthMode::Remoteuser,
+    AuthMode::Noauth,
+    AuthMode::Keystone,
+];
 /// Longest `s3_bucket_prefix` (bucket names are limited to 63 characters).
 const S3_BUCKET_PREFIX_MAX_LEN: usize = 26;
 
@@ -88,8 +92,9 @@ impl IndexerUrl {
     /// Whether gnocchi-rs has this indexer driver yet.
     fn is_supported(&self) -> bool {
         match self {
-            IndexerUrl::Sqlite { .. } | IndexerUrl::Postgresql { .. } => true,
-            IndexerUrl::Mysql { .. } => false,
+            IndexerUrl::Sqlite { .. }
+            | IndexerUrl::Postgresql { .. }
+            | IndexerUrl::Mysql { .. } => true,
         }
     }
 }
@@ -144,6 +149,54 @@ fn check_storage(section: &str, storage: &StorageSection) -> Result<(), ConfigEr
     Ok(())
 }
 
+/// `auth_mode = keystone` needs the service user's password login.
+fn check_keystone(ks: &KeystoneAuthtokenSection) -> Result<(), ConfigError> {
+    const WHEN: &str = "when [api] auth_mode = keystone";
+    let section = KeystoneAuthtokenSection::NAME;
+    if ks.auth_type != "password" && ks.auth_type != "v3password" {
+        return NotSupportedSnafu {
+            section,
+            option: "auth_type",
+            value: ks.auth_type.as_str(),
+        }
+        .fail();
+    }
+    let unset = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+    let required: [(&str, bool); 4] = [
+        ("auth_url", unset(&ks.auth_url)),
+        ("username", unset(&ks.username) && unset(&ks.user_id)),
+        ("password", unset(&ks.password)),
+        (
+            "project_name",
+            unset(&ks.project_name) && unset(&ks.project_id),
+        ),
+    ];
+    if let Some((option, _)) = required.into_iter().find(|(_, missing)| *missing) {
+        return MissingOptionSnafu {
+            section,
+            option,
+            reason: WHEN,
+        }
+        .fail();
+    }
+    for (option, url) in [
+        ("auth_url", &ks.auth_url),
+        ("www_authenticate_uri", &ks.www_authenticate_uri),
+    ] {
+        let Some(url) = url else { continue };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return InvalidValueSnafu {
+                section,
+                option,
+                value: url.as_str(),
+                reason: "expected an http:// or https:// URL",
+            }
+            .fail();
+        }
+    }
+    Ok(())
+}
+
 impl Config {
     /// Checks what the types cannot: drivers and modes gnocchi-rs has, options other options
     /// require, URL forms. Pure; the first problem found is returned.
@@ -169,6 +222,9 @@ impl Config {
                 reason: "when auth_mode = remoteuser",
             }
             .fail();
+        }
+        if api.auth_mode == AuthMode::Keystone {
+            check_keystone(&self.keystone_authtoken)?;
         }
         for method in &self.archive_policy.default_aggregation_methods {
             if method.parse::<AggregationMethod>().is_err() {

@@ -43,7 +43,7 @@ fn a_config_dir_is_read_after_the_files() {
     let mut f = std::fs::File::create(confd.join("api.conf")).expect("create");
     std::io::Write::write_all(
         &mut f,
-        b"[api]\nport = 9999\n[keystone_authtoken]\nauth_url = x\n",
+        b"[api]\nport = 9999\n[oslo_messaging_rabbit]\nrabbit_host = x\n",
     )
     .expect("write");
     let loaded = Config::load(&ConfigSources {
@@ -54,6 +54,6 @@ fn a_config_dir_is_read_after_the_files() {
     assert_eq!(loaded.config.api.port, 9999);
     assert_eq!(
         loaded.warnings,
-        ["unknown option auth_url in section [keystone_authtoken] ignored"]
+        ["unknown option rabbit_host in section [oslo_messaging_rabbit] ignored"]
     );
 }

@@ -12,6 +12,7 @@ use crate::error::{
     ArchivePolicyRuleExistsSnafu, ArchivePolicyRuleNotFoundSnafu,
     ArchivePolicyRuleRenameExistsSnafu, Error, QuerySnafu, Result,
 };
+use crate::text::Text;
 
 async fn fetch_policy(conn: &mut Conn, name: &str) -> Result<Option<ArchivePolicy>> {
     sqlx::query_as::<_, ArchivePolicyRow>(&stmt(
@@ -29,7 +30,7 @@ async fn fetch_policy(conn: &mut Conn, name: &str) -> Result<Option<ArchivePolic
 }
 
 async fn fetch_rule(conn: &mut Conn, name: &str) -> Result<Option<ArchivePolicyRule>> {
-    let row: Option<(String, String, String)> = sqlx::query_as(&stmt(
+    let row: Option<(Text, Text, Text)> = sqlx::query_as(&stmt(
         "SELECT name, metric_pattern, archive_policy_name FROM archive_policy_rule WHERE name = ?",
     ))
     .bind(name)
@@ -40,9 +41,9 @@ async fn fetch_rule(conn: &mut Conn, name: &str) -> Result<Option<ArchivePolicyR
     })?;
     Ok(row.map(
         |(name, metric_pattern, archive_policy_name)| ArchivePolicyRule {
-            name,
-            metric_pattern,
-            archive_policy_name,
+            name: name.0,
+            metric_pattern: metric_pattern.0,
+            archive_policy_name: archive_policy_name.0,
         },
     ))
 }
@@ -238,7 +239,7 @@ pub(super) async fn archive_policy_rule(pool: &Pool, name: &str) -> Result<Archi
 }
 
 pub(super) async fn list_archive_policy_rules(pool: &Pool) -> Result<Vec<ArchivePolicyRule>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(&stmt(
+    let rows: Vec<(Text, Text, Text)> = sqlx::query_as(&stmt(
         "SELECT name, metric_pattern, archive_policy_name FROM archive_policy_rule",
     ))
     .fetch_all(pool)
@@ -250,9 +251,9 @@ pub(super) async fn list_archive_policy_rules(pool: &Pool) -> Result<Vec<Archive
         .into_iter()
         .map(
             |(name, metric_pattern, archive_policy_name)| ArchivePolicyRule {
-                name,
-                metric_pattern,
-                archive_policy_name,
+                name: name.0,
+                metric_pattern: metric_pattern.0,
+                archive_policy_name: archive_policy_name.0,
             },
         )
         .collect();

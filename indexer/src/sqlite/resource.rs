@@ -26,6 +26,7 @@ use crate::indexer::{MetricSet, NewMetric, NewResource, Resource, ResourceUpdate
 use crate::pagination::SqlValue;
 use crate::resource_type::{AttributeValue, ResourceTypeState};
 use crate::sql::{attribute_to_sql, Catalog, Compiler, Dialect};
+use crate::text::Text;
 
 fn require_active(t: &TypeInfo) -> Result<()> {
     if t.state != ResourceTypeState::Active {
@@ -359,14 +360,14 @@ async fn delete_ids(conn: &mut Conn, ids: &[String]) -> Result<()> {
 pub(super) async fn delete_resource(pool: &Pool, type_name: Option<&str>, id: Uuid) -> Result<()> {
     const OP: &str = "delete resource";
     let mut tx = begin_write(pool, OP).await?;
-    let found: Option<(String,)> = sqlx::query_as(&stmt("SELECT type FROM resource WHERE id = ?"))
+    let found: Option<(Text,)> = sqlx::query_as(&stmt("SELECT type FROM resource WHERE id = ?"))
         .bind(id.to_string())
         .fetch_optional(&mut *tx)
         .await
         .context(QuerySnafu { op: OP })?;
     match (found, type_name) {
         (None, _) => return ResourceNotFoundSnafu { id }.fail(),
-        (Some((t,)), Some(want)) if want != GENERIC && t != want => {
+        (Some((t,)), Some(want)) if want != GENERIC && t.0 != want => {
             return ResourceNotFoundSnafu { id }.fail()
         }
         _ => {}
@@ -409,14 +410,14 @@ pub(super) async fn delete_resources(pool: &Pool, type_name: &str, filter: &Filt
         source(typed, false)
     );
     // Not cached: see `resource_query::fetch`.
-    let ids: Vec<(String,)> = sqlx::query_as_with(&stmt(&sql), arguments(binds)?)
+    let ids: Vec<(Text,)> = sqlx::query_as_with(&stmt(&sql), arguments(binds)?)
         .persistent(false)
         .fetch_all(&mut *tx)
         .await
         .context(QuerySnafu {
             op: "select resources to delete",
         })?;
-    let ids: Vec<String> = ids.into_iter().map(|(i,)| i).collect();
+    let ids: Vec<String> = ids.into_iter().map(|(i,)| i.0).collect();
     delete_ids(&mut tx, &ids).await?;
     commit(tx, OP).await?;
     Ok(u64::try_from(ids.len()).unwrap_or(u64::MAX))

@@ -20,6 +20,7 @@ use crate::indexer::{Resource, ResourceQuery};
 use crate::pagination::{self, Column, Page, SortKey, SqlValue};
 use crate::resource_type::{AttributeType, AttributeValue};
 use crate::sql::{Catalog, Compiler, Dialect, FieldKind, GENERIC_FIELDS};
+use crate::text::{optional_text, text, Text};
 
 const T: &str = "resource";
 
@@ -122,11 +123,10 @@ fn sort_columns(t: &TypeInfo, typed_view: bool, history: bool) -> Vec<(Column, F
 fn decode_value(row: &DbRow, idx: usize, t: &AttributeType) -> Result<AttributeValue> {
     let bad = |e: sqlx::Error| corrupt(T, format!("attribute column {idx}: {e}"));
     Ok(match t {
-        AttributeType::String { .. } => row
-            .try_get::<Option<String>, _>(idx)
+        AttributeType::String { .. } => optional_text(row, idx)
             .map_err(bad)?
             .map_or(AttributeValue::Null, AttributeValue::String),
-        AttributeType::Uuid => match row.try_get::<Option<String>, _>(idx).map_err(bad)? {
+        AttributeType::Uuid => match optional_text(row, idx).map_err(bad)? {
             None => AttributeValue::Null,
             Some(s) => AttributeValue::Uuid(parse_uuid(T, &s)?),
         },
@@ -148,8 +148,7 @@ fn decode_value(row: &DbRow, idx: usize, t: &AttributeType) -> Result<AttributeV
 fn decode_sql(row: &DbRow, idx: usize, kind: FieldKind) -> Result<SqlValue> {
     let bad = |e: sqlx::Error| corrupt(T, format!("marker column {idx}: {e}"));
     Ok(match kind {
-        FieldKind::Text | FieldKind::Uuid => row
-            .try_get::<Option<String>, _>(idx)
+        FieldKind::Text | FieldKind::Uuid => optional_text(row, idx)
             .map_err(bad)?
             .map_or(SqlValue::Null, SqlValue::Text),
         FieldKind::Number => match row.try_get_raw(idx).map(|v| sqlx::ValueRef::is_null(&v)) {
@@ -170,7 +169,7 @@ fn decode_sql(row: &DbRow, idx: usize, kind: FieldKind) -> Result<SqlValue> {
 /// Decodes one row of a source built by [`source`] (attributes when `t` is a typed view).
 fn decode_row(row: &DbRow, t: Option<&TypeInfo>) -> Result<Resource> {
     let bad = |e: sqlx::Error| corrupt(T, e.to_string());
-    let id: String = row.try_get(0).map_err(bad)?;
+    let id = text(row, 0).map_err(bad)?;
     let mut attributes = BTreeMap::new();
     if let Some(t) = t {
         for (i, (name, d)) in t.attributes.iter().enumerate() {
@@ -179,11 +178,11 @@ fn decode_row(row: &DbRow, t: Option<&TypeInfo>) -> Result<Resource> {
     }
     Ok(Resource {
         id: parse_uuid(T, &id)?,
-        type_name: row.try_get(1).map_err(bad)?,
-        original_resource_id: row.try_get(2).map_err(bad)?,
-        creator: row.try_get(3).map_err(bad)?,
-        user_id: row.try_get(4).map_err(bad)?,
-        project_id: row.try_get(5).map_err(bad)?,
+        type_name: text(row, 1).map_err(bad)?,
+        original_resource_id: text(row, 2).map_err(bad)?,
+        creator: optional_text(row, 3).map_err(bad)?,
+        user_id: optional_text(row, 4).map_err(bad)?,
+        project_id: optional_text(row, 5).map_err(bad)?,
         started_at: from_micros(T, row.try_get(6).map_err(bad)?)?,
         ended_at: row
             .try_get::<Option<i64>, _>(7)
@@ -214,7 +213,7 @@ async fn fill_metrics(conn: &mut Conn, resources: &mut [Resource]) -> Result<()>
              AND name IS NOT NULL AND resource_id IN ({marks})"
         );
         let sql = stmt(&sql);
-        let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
+        let mut q = sqlx::query_as::<_, (Text, Text, Text)>(&sql);
         for id in chunk {
             q = q.bind(id);
         }
@@ -222,9 +221,9 @@ async fn fill_metrics(conn: &mut Conn, resources: &mut [Resource]) -> Result<()>
             op: "select resource metrics",
         })? {
             by_resource
-                .entry(rid)
+                .entry(rid.0)
                 .or_default()
-                .insert(name, parse_uuid("metric", &mid)?);
+                .insert(name.0, parse_uuid("metric", &mid.0)?);
         }
     }
     for r in resources {

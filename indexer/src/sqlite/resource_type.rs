@@ -22,6 +22,7 @@ use crate::error::{
 };
 use crate::resource_type::{AttributeDefinition, ResourceType, ResourceTypeState};
 use crate::sql::{attribute_to_sql, Dialect};
+use crate::text::Text;
 
 /// The built-in type.
 pub(super) const GENERIC: &str = "generic";
@@ -85,7 +86,7 @@ fn decode(name: String, tablename: String, state: &str, attributes: &str) -> Res
 
 /// The type named `name`, if any.
 pub(super) async fn load_type(conn: &mut Conn, name: &str) -> Result<Option<TypeInfo>> {
-    let row: Option<(String, String, String, String)> = sqlx::query_as(&stmt(
+    let row: Option<(Text, Text, Text, Text)> = sqlx::query_as(&stmt(
         "SELECT name, tablename, state, attributes FROM resource_type WHERE name = ?",
     ))
     .bind(name)
@@ -94,7 +95,8 @@ pub(super) async fn load_type(conn: &mut Conn, name: &str) -> Result<Option<Type
     .context(QuerySnafu {
         op: "select resource type",
     })?;
-    row.map(|(n, t, s, a)| decode(n, t, &s, &a)).transpose()
+    row.map(|(n, t, s, a)| decode(n.0, t.0, &s.0, &a.0))
+        .transpose()
 }
 
 /// The type named `name`, or `ResourceTypeNotFound`.
@@ -149,7 +151,7 @@ pub(super) async fn resource_type(pool: &Pool, name: &str) -> Result<ResourceTyp
 }
 
 pub(super) async fn list_resource_types(pool: &Pool) -> Result<Vec<ResourceType>> {
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(&stmt(
+    let rows: Vec<(Text, Text, Text, Text)> = sqlx::query_as(&stmt(
         "SELECT name, tablename, state, attributes FROM resource_type ORDER BY name",
     ))
     .fetch_all(pool)
@@ -158,7 +160,7 @@ pub(super) async fn list_resource_types(pool: &Pool) -> Result<Vec<ResourceType>
         op: "list resource types",
     })?;
     rows.into_iter()
-        .map(|(n, t, s, a)| decode(n, t, &s, &a).map(|t| t.to_domain()))
+        .map(|(n, t, s, a)| decode(n.0, t.0, &s.0, &a.0).map(|t| t.to_domain()))
         .collect()
 }
 

@@ -8,8 +8,10 @@ use gnocchi_core::{AggregationMethod, ArchivePolicy, ArchivePolicyItem, Metric, 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::DbRow;
 use crate::error::{Error, Result};
 use crate::pagination::{Column, SqlValue};
+use crate::text::{optional_text, text};
 
 /// The metric columns, in [`MetricRow`] order.
 pub(crate) const METRIC_COLUMNS: &str = "id, archive_policy_name, creator, resource_id, name, \
@@ -63,12 +65,23 @@ struct StoredItem {
     points: Option<u64>,
 }
 
-#[derive(sqlx::FromRow)]
 pub(crate) struct ArchivePolicyRow {
     pub(crate) name: String,
     pub(crate) back_window: i64,
     pub(crate) definition: String,
     pub(crate) aggregation_methods: String,
+}
+
+impl sqlx::FromRow<'_, DbRow> for ArchivePolicyRow {
+    fn from_row(row: &DbRow) -> std::result::Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(Self {
+            name: text(row, "name")?,
+            back_window: row.try_get("back_window")?,
+            definition: text(row, "definition")?,
+            aggregation_methods: text(row, "aggregation_methods")?,
+        })
+    }
 }
 
 pub(crate) fn definition_to_json(definition: &[ArchivePolicyItem]) -> String {
@@ -116,7 +129,6 @@ impl ArchivePolicyRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
 pub(crate) struct MetricRow {
     pub(crate) id: String,
     pub(crate) archive_policy_name: String,
@@ -128,6 +140,23 @@ pub(crate) struct MetricRow {
     /// 0 or 1 (an integer on every backend, so rows decode the same way).
     pub(crate) needs_raw_data_truncation: i64,
     pub(crate) last_measure_timestamp: Option<i64>,
+}
+
+impl sqlx::FromRow<'_, DbRow> for MetricRow {
+    fn from_row(row: &DbRow) -> std::result::Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(Self {
+            id: text(row, "id")?,
+            archive_policy_name: text(row, "archive_policy_name")?,
+            creator: text(row, "creator")?,
+            resource_id: optional_text(row, "resource_id")?,
+            name: optional_text(row, "name")?,
+            unit: optional_text(row, "unit")?,
+            status: text(row, "status")?,
+            needs_raw_data_truncation: row.try_get("needs_raw_data_truncation")?,
+            last_measure_timestamp: row.try_get("last_measure_timestamp")?,
+        })
+    }
 }
 
 impl MetricRow {

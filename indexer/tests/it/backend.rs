@@ -158,6 +158,84 @@ async fn lost_postgresql_connections_are_unavailable() {
     f.indexer.archive_policy("p").await.expect("reconnected");
 }
 
+#[tokio::test]
+async fn unreachable_mysql_is_unavailable() {
+    let err = gnocchi_indexer::open("mysql+pymysql://gnocchi:secret@127.0.0.1:1/gnocchi")
+        .await
+        .err()
+        .expect("no server");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
+    assert!(err.is_retryable());
+    assert!(!err.to_string().contains("secret"), "{err}");
+}
+
+#[tokio::test]
+async fn mysql_sqlalchemy_url_forms_are_accepted() {
+    let Some(f) = crate::common::mysql().await else {
+        return;
+    };
+    // Gnocchi's deployment guides write `mysql+pymysql://…?charset=utf8`.
+    let pymysql = f.url.replacen("mysql://", "mysql+pymysql://", 1);
+    let with_query = if pymysql.contains('?') {
+        format!("{pymysql}&charset=utf8")
+    } else {
+        format!("{pymysql}?charset=utf8")
+    };
+    for url in [f.url.clone(), pymysql, with_query] {
+        let ix = gnocchi_indexer::open(&url).await.expect("open");
+        ix.check().await.expect("check");
+        assert!(ix.is_pristine().await.expect("pristine"), "{url}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_mysql_connections_are_unavailable() {
+    use sqlx::Connection;
+
+    let Some(f) = crate::common::mysql().await else {
+        return;
+    };
+    f.indexer
+        .create_archive_policy(&crate::common::policy("p"))
+        .await
+        .expect("policy");
+    let db = f
+        .url
+        .rsplit('/')
+        .next()
+        .and_then(|d| d.split('?').next())
+        .expect("database name")
+        .to_owned();
+    let base = std::env::var("GNOCCHI_TEST_MYSQL_URL").expect("set");
+    let mut admin = sqlx::MySqlConnection::connect(&base).await.expect("admin");
+    // Kill every pooled connection, as a server restart or failover would.
+    let ids: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+    )
+    .bind(&db)
+    .fetch_all(&mut admin)
+    .await
+    .expect("list connections");
+    assert!(!ids.is_empty());
+    for (id,) in ids {
+        sqlx::query(&format!("KILL CONNECTION {id}"))
+            .execute(&mut admin)
+            .await
+            .expect("kill");
+    }
+    for _ in 0..5 {
+        match f.indexer.archive_policy("p").await {
+            Ok(p) => assert_eq!(p.name, "p"),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
+                assert!(e.is_retryable());
+            }
+        }
+    }
+    // The pool reconnects by itself.
+    f.indexer.archive_policy("p").await.expect("reconnected");
+}
+
 indexer_test!(
     attribute_retyped_after_drop,
     attribute_retyped_after_drop_impl

@@ -121,12 +121,7 @@ pub async fn mysql() -> Option<Fixture> {
         .filter(|(s, _)| s.contains("://") && !s.ends_with('/'))
         .expect("the test URL names a database");
     let url = format!("{server}/{name}{query}");
-    // Not selectable through `gnocchi_indexer::open` yet, so opened directly.
-    let indexer: Arc<dyn Indexer> = Arc::new(
-        gnocchi_indexer::MysqlIndexer::open(&url)
-            .await
-            .expect("open mysql"),
-    );
+    let indexer = gnocchi_indexer::open(&url).await.expect("open mysql");
     indexer.upgrade().await.expect("migrate");
     Some(Fixture {
         indexer,

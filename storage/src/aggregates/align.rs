@@ -10,6 +10,7 @@ use super::{
     UnknownAggregationSnafu,
 };
 use crate::engine::floor_to;
+use crate::AggregatedPoint;
 
 type Result<T, E = AggregatesError> = std::result::Result<T, E>;
 
@@ -93,43 +94,146 @@ pub(super) struct FrameCol {
 
 /// The grid of granularity `g` (engine.md §6.4.1), after `fill` or the overlap rule.
 pub(super) fn build_grid(columns: &[Column], g: i64, options: &EvalOptions) -> Result<Frame> {
-    let lo = options.start_ns.map(|s| floor_to(s, g));
-    let in_range = |t: i64| lo.is_none_or(|lo| t >= lo) && options.stop_ns.is_none_or(|s| t < s);
-    let mut series: Vec<Vec<(i64, f64)>> = columns
+    let picked: Vec<Picked> = columns
         .iter()
-        .map(|c| {
-            let mut pts: Vec<(i64, f64)> = c
-                .points
-                .iter()
-                .filter(|p| p.granularity_ns == g && in_range(p.timestamp_ns))
-                .map(|p| (p.timestamp_ns, p.value))
-                .collect();
-            pts.sort_by_key(|p| p.0);
-            pts.dedup_by_key(|p| p.0);
-            pts
-        })
+        .map(|c| pick(&c.points, g, options))
         .collect();
-    let mut ts: Vec<i64> = series.iter().flatten().map(|p| p.0).collect();
-    ts.sort_unstable();
-    ts.dedup();
-    let mut cols: Vec<FrameCol> = series
-        .iter_mut()
+    let ts = union_of(columns, &picked);
+    let cols = columns
+        .iter()
+        .zip(&picked)
         .enumerate()
-        .map(|(i, pts)| {
-            let mut values = vec![f64::NAN; ts.len()];
-            let mut row = 0;
-            for &(t, v) in pts.iter() {
-                while ts[row] < t {
-                    row += 1;
-                }
-                values[row] = v;
-            }
-            FrameCol {
-                source: Some(i),
-                values,
-            }
-        })
+        .map(|(i, (c, p))| place(i, &ts, p.iter(&c.points)))
         .collect();
+    finish(ts, cols, g, options)
+}
+
+/// [`build_grid`], taking the points of granularity `g` out of each column once they are in the
+/// grid, so that peak memory is about one copy of the data rather than two.
+pub(super) fn build_grid_draining(
+    columns: &mut [Column],
+    g: i64,
+    options: &EvalOptions,
+) -> Result<Frame> {
+    let picked: Vec<Picked> = columns
+        .iter()
+        .map(|c| pick(&c.points, g, options))
+        .collect();
+    let ts = union_of(columns, &picked);
+    let mut cols = Vec::with_capacity(columns.len());
+    for (i, (c, p)) in columns.iter_mut().zip(&picked).enumerate() {
+        cols.push(place(i, &ts, p.iter(&c.points)));
+        if c.points.iter().all(|p| p.granularity_ns == g) {
+            c.points = Vec::new();
+        } else {
+            c.points.retain(|p| p.granularity_ns != g);
+            c.points.shrink_to_fit();
+        }
+    }
+    finish(ts, cols, g, options)
+}
+
+/// The points of one column at one granularity within the window, ascending and unique.
+enum Picked {
+    /// `points[start..end]`, already in order (what `read_measures` returns).
+    Run(usize, usize),
+    /// Anything else, sorted and deduplicated (first occurrence wins).
+    Sorted(Vec<(i64, f64)>),
+}
+
+impl Picked {
+    fn iter<'a>(
+        &'a self,
+        points: &'a [AggregatedPoint],
+    ) -> Box<dyn Iterator<Item = (i64, f64)> + 'a> {
+        match self {
+            Picked::Run(start, end) => Box::new(
+                points[*start..*end]
+                    .iter()
+                    .map(|p| (p.timestamp_ns, p.value)),
+            ),
+            Picked::Sorted(v) => Box::new(v.iter().copied()),
+        }
+    }
+}
+
+fn pick(points: &[AggregatedPoint], g: i64, options: &EvalOptions) -> Picked {
+    let lo = options.start_ns.map(|s| floor_to(s, g));
+    let keep = |p: &AggregatedPoint| {
+        p.granularity_ns == g
+            && lo.is_none_or(|lo| p.timestamp_ns >= lo)
+            && options.stop_ns.is_none_or(|s| p.timestamp_ns < s)
+    };
+    let start = points.iter().position(keep).unwrap_or(points.len());
+    let end = points[start..]
+        .iter()
+        .position(|p| !keep(p))
+        .map_or(points.len(), |n| start + n);
+    let run = &points[start..end];
+    let ordered = run
+        .windows(2)
+        .all(|w| w[0].timestamp_ns < w[1].timestamp_ns);
+    if ordered && !points[end..].iter().any(keep) {
+        return Picked::Run(start, end);
+    }
+    let mut pts: Vec<(i64, f64)> = points
+        .iter()
+        .filter(|p| keep(p))
+        .map(|p| (p.timestamp_ns, p.value))
+        .collect();
+    pts.sort_by_key(|p| p.0);
+    pts.dedup_by_key(|p| p.0);
+    Picked::Sorted(pts)
+}
+
+/// The union of the columns' timestamps, merged column by column.
+fn union_of(columns: &[Column], picked: &[Picked]) -> Vec<i64> {
+    let mut ts: Vec<i64> = Vec::new();
+    for (c, p) in columns.iter().zip(picked) {
+        let mut merged = Vec::with_capacity(ts.len());
+        let mut old = ts.iter().copied().peekable();
+        for (t, _) in p.iter(&c.points) {
+            while let Some(&o) = old.peek() {
+                if o < t {
+                    merged.push(o);
+                    old.next();
+                } else {
+                    if o == t {
+                        old.next();
+                    }
+                    break;
+                }
+            }
+            merged.push(t);
+        }
+        merged.extend(old);
+        ts = merged;
+    }
+    ts
+}
+
+/// One column on the rows `ts` (a superset of its timestamps), NaN where it has no point.
+fn place(i: usize, ts: &[i64], points: impl Iterator<Item = (i64, f64)>) -> FrameCol {
+    let mut values = vec![f64::NAN; ts.len()];
+    let mut row = 0;
+    for (t, v) in points {
+        while ts[row] < t {
+            row += 1;
+        }
+        values[row] = v;
+    }
+    FrameCol {
+        source: Some(i),
+        values,
+    }
+}
+
+fn finish(
+    mut ts: Vec<i64>,
+    mut cols: Vec<FrameCol>,
+    g: i64,
+    options: &EvalOptions,
+) -> Result<Frame> {
     match options.filling {
         Filling::Fill(fill) => {
             for col in &mut cols {

@@ -3,10 +3,12 @@
 
 use snafu::ensure;
 
-use super::align::{build_grid, Frame, FrameCol};
+use super::align::{build_grid, build_grid_draining, Frame, FrameCol};
 use super::operation::{Operation, ReduceMethod, UnaryOp};
 use super::ops::{self, Summation};
-use super::{AggregatesError, Column, EvalOptions, Filling, Measures, OutputPoint, Period};
+use super::{
+    AggregatesError, Column, EvalOptions, Filling, Measures, OutputPoint, Period, Reference,
+};
 use super::{
     ColumnCountMismatchSnafu, DifferentGranularitySnafu, DifferentTimestampsSnafu,
     RollingWindowTooLargeSnafu,
@@ -32,6 +34,32 @@ pub fn evaluate(
     columns: &[Column],
     options: &EvalOptions,
 ) -> Result<Measures> {
+    let keys: Vec<Reference> = columns.iter().map(|c| c.reference.clone()).collect();
+    evaluate_with(operation, &keys, options, |g| {
+        build_grid(columns, g, options)
+    })
+}
+
+/// [`evaluate`], taking each column's points out as they are placed in the grid, so that a
+/// granularity's points and its grid are not both held whole. The columns keep their names;
+/// points of granularities not in `options` stay.
+pub fn evaluate_draining(
+    operation: &Operation,
+    columns: &mut [Column],
+    options: &EvalOptions,
+) -> Result<Measures> {
+    let keys: Vec<Reference> = columns.iter().map(|c| c.reference.clone()).collect();
+    evaluate_with(operation, &keys, options, |g| {
+        build_grid_draining(columns, g, options)
+    })
+}
+
+fn evaluate_with(
+    operation: &Operation,
+    columns: &[Reference],
+    options: &EvalOptions,
+    mut grid_of: impl FnMut(i64) -> Result<Frame>,
+) -> Result<Measures> {
     let (aggregated, sources) = match shape(operation, columns) {
         Some(s) => s,
         None => (true, Vec::new()),
@@ -46,7 +74,7 @@ pub fn evaluate(
     let mut per_column: Vec<(usize, Vec<OutputPoint>)> =
         sources.iter().map(|&s| (s, Vec::new())).collect();
     for g in granularities {
-        let grid = build_grid(columns, g, options)?;
+        let grid = grid_of(g)?;
         let evaluator = Evaluator {
             columns,
             grid: &grid,
@@ -94,7 +122,7 @@ enum Value {
 
 /// The output structure of a tree, decided by its shape alone: (aggregated, output columns).
 /// `None` for a tree of numbers only.
-fn shape(op: &Operation, columns: &[Column]) -> Option<(bool, Vec<usize>)> {
+fn shape(op: &Operation, columns: &[Reference]) -> Option<(bool, Vec<usize>)> {
     match op {
         Operation::Number(_) => None,
         Operation::Metric(refs) => Some((false, selected(refs, columns))),
@@ -125,17 +153,17 @@ fn shape(op: &Operation, columns: &[Column]) -> Option<(bool, Vec<usize>)> {
 }
 
 /// Indices of the columns a `metric` node selects, in column order.
-fn selected(refs: &[super::Reference], columns: &[Column]) -> Vec<usize> {
+fn selected(refs: &[Reference], columns: &[Reference]) -> Vec<usize> {
     columns
         .iter()
         .enumerate()
-        .filter(|(_, c)| refs.contains(&c.reference))
+        .filter(|(_, c)| refs.contains(c))
         .map(|(i, _)| i)
         .collect()
 }
 
 struct Evaluator<'a> {
-    columns: &'a [Column],
+    columns: &'a [Reference],
     grid: &'a Frame,
 }
 

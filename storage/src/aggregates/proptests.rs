@@ -440,6 +440,9 @@ proptest! {
             filling,
         };
         let got = evaluate(&op, &columns, &options);
+        let mut drained = columns.clone();
+        let again = evaluate_draining(&op, &mut drained, &options);
+        prop_assert_eq!(format!("{again:?}"), format!("{got:?}"));
 
         let expected = ref_grid(&cols, filling, start, stop);
         let (ts, grid) = match expected {

@@ -89,12 +89,25 @@ fn dropna(granularities: &[i64]) -> EvalOptions {
 
 fn run(ops: serde_json::Value, columns: &[Column], opts: &EvalOptions) -> Measures {
     let op = parse_operations(&ops).expect("valid operations");
-    evaluate(&op, columns, opts).expect("evaluates")
+    both(&op, columns, opts).expect("evaluates")
 }
 
 fn try_run(ops: &str, columns: &[Column], opts: &EvalOptions) -> Result<Measures, AggregatesError> {
     let op = parse_operations(&json!(ops)).expect("valid operations");
-    evaluate(&op, columns, opts)
+    both(&op, columns, opts)
+}
+
+/// `evaluate`, checking that `evaluate_draining` answers the same (Debug text: NaN != NaN).
+fn both(
+    op: &Operation,
+    columns: &[Column],
+    opts: &EvalOptions,
+) -> Result<Measures, AggregatesError> {
+    let got = evaluate(op, columns, opts);
+    let mut drained = columns.to_vec();
+    let again = evaluate_draining(op, &mut drained, opts);
+    assert_eq!(format!("{again:?}"), format!("{got:?}"), "draining differs");
+    got
 }
 
 /// (timestamp text, granularity seconds, value) triples of a list.

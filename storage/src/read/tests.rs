@@ -172,3 +172,140 @@ async fn errors_in_the_api_order_section_6_7() {
         Err(Error::NonPositiveResample { resample_ns: 0 })
     ));
 }
+
+/// The real file driver, recording which splits a read asks for.
+struct CountingStorage {
+    inner: crate::FileStorage,
+    read: std::sync::Mutex<Vec<SplitKey>>,
+}
+
+#[async_trait::async_trait]
+impl AggregateStorage for CountingStorage {
+    async fn read_raw(&self, metric: Uuid) -> Result<Option<Vec<u8>>> {
+        self.inner.read_raw(metric).await
+    }
+
+    async fn list_splits(
+        &self,
+        metric: Uuid,
+        method: AggregationMethod,
+        granularity_ns: i64,
+    ) -> Result<Vec<SplitKey>> {
+        self.inner.list_splits(metric, method, granularity_ns).await
+    }
+
+    async fn read_splits(&self, metric: Uuid, keys: &[SplitKey]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.read
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(keys);
+        self.inner.read_splits(metric, keys).await
+    }
+
+    async fn write_metric(
+        &self,
+        metric: Uuid,
+        splits: Vec<(SplitKey, Vec<u8>)>,
+        deleted_splits: Vec<SplitKey>,
+        raw: Vec<u8>,
+    ) -> Result<()> {
+        self.inner
+            .write_metric(metric, splits, deleted_splits, raw)
+            .await
+    }
+
+    async fn delete_metric(&self, metric: Uuid) -> Result<()> {
+        self.inner.delete_metric(metric).await
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
+    }
+}
+
+impl CountingStorage {
+    /// The split keys read since the last call.
+    fn take(&self) -> Vec<SplitKey> {
+        std::mem::take(&mut *self.read.lock().expect("not poisoned"))
+    }
+}
+
+// Issue 12 item 6: a bounded read fetches only the splits overlapping [start, stop), and only
+// those of the granularity asked for.
+#[tokio::test]
+async fn bounded_reads_fetch_only_overlapping_splits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::FileStorage::upgrade(dir.path(), 2).expect("upgrade");
+    let st = CountingStorage {
+        inner: crate::FileStorage::open(dir.path()).expect("open"),
+        read: Default::default(),
+    };
+    // 30 days of 1-minute points: 12 splits of 60 h at 60 s, 1 split at 1 h.
+    let p = policy(&[(60, Some(43_200)), (3600, Some(720))], &["mean"]);
+    let id = Uuid::new_v4();
+    let minute = 60 * S;
+    let measures = (0..43_200)
+        .map(|i| Measure::new(DAY + i * minute, (i % 97) as f64))
+        .collect();
+    process_metric(&st, &p, id, measures)
+        .await
+        .expect("processes");
+    let listed = st
+        .list_splits(id, "mean".parse().expect("valid"), minute)
+        .await
+        .expect("lists");
+    assert!(listed.len() >= 12, "{listed:?}");
+    st.take();
+
+    let mut query = q("mean");
+    query.granularity_ns = Some(minute);
+    query.start_ns = Some(DAY + 10 * 86_400 * S + 3600 * S);
+    query.stop_ns = Some(DAY + 10 * 86_400 * S + 2 * 3600 * S);
+    let got = read_measures(&st, &p, id, &query).await.expect("reads");
+    assert_eq!(got.len(), 60);
+    let split_ns = minute * 3600;
+    let expected = crate::engine::split_key(query.start_ns.expect("set"), minute);
+    assert_eq!(
+        st.take()
+            .iter()
+            .map(|k| (k.granularity_ns, k.start_ns))
+            .collect::<Vec<_>>(),
+        vec![(minute, expected)],
+        "one 60 h split of {split_ns} ns holds the hour asked for"
+    );
+
+    // Unbounded at one granularity: every split of that series, none of the other.
+    query.start_ns = None;
+    query.stop_ns = None;
+    let got = read_measures(&st, &p, id, &query).await.expect("reads");
+    assert_eq!(got.len(), 43_200);
+    let keys = st.take();
+    assert_eq!(keys.len(), listed.len());
+    assert!(keys.iter().all(|k| k.granularity_ns == minute));
+
+    // Every granularity over a 3-day window: the 60 s splits overlapping it and the 1 h one.
+    let mut query = q("mean");
+    query.start_ns = Some(DAY + 4 * 86_400 * S);
+    query.stop_ns = Some(DAY + 7 * 86_400 * S);
+    read_measures(&st, &p, id, &query).await.expect("reads");
+    let keys = st.take();
+    let fine: Vec<i64> = keys
+        .iter()
+        .filter(|k| k.granularity_ns == minute)
+        .map(|k| k.start_ns)
+        .collect();
+    let lo = crate::engine::split_key(DAY + 4 * 86_400 * S, minute);
+    let hi = crate::engine::split_key(DAY + 7 * 86_400 * S, minute);
+    assert_eq!(
+        fine,
+        (0..)
+            .map(|i| lo + i * split_ns)
+            .take_while(|&k| k <= hi)
+            .collect::<Vec<_>>()
+    );
+    assert!(fine.len() < listed.len() / 2, "{fine:?}");
+    assert_eq!(
+        keys.iter().filter(|k| k.granularity_ns == 3600 * S).count(),
+        1
+    );
+}

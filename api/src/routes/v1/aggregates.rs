@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use gnocchi_storage::{
-    evaluate, measures_json, parse_operations, plan_granularities, AggregatesError, Column,
-    ColumnName, ColumnPolicy, EvalOptions, Filling, Measures, Operation, Reference,
+    evaluate_draining, measures_json, parse_operations, plan_granularities, AggregatesError,
+    Column, ColumnName, ColumnPolicy, EvalOptions, Filling, Measures, Operation, Reference,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -129,14 +129,15 @@ pub(crate) fn options(window: &Window, granularities: Vec<i64>, filling: Filling
     }
 }
 
-/// Evaluates off the async runtime; gives the columns back for rendering.
+/// Evaluates off the async runtime; gives the columns back for rendering, their points of the
+/// evaluated granularities taken out as the grid was built.
 pub(crate) async fn run(
     operation: Operation,
-    columns: Vec<Column>,
+    mut columns: Vec<Column>,
     options: EvalOptions,
 ) -> Result<(Result<Measures, AggregatesError>, Vec<Column>), ApiError> {
     tokio::task::spawn_blocking(move || {
-        let measures = evaluate(&operation, &columns, &options);
+        let measures = evaluate_draining(&operation, &mut columns, &options);
         (measures, columns)
     })
     .await
@@ -258,36 +259,25 @@ async fn metric_mode(
     let granularities = plan_granularities(&policies, params.window.granularity_ns)
         .map_err(|e| aggregates_error(e, &pairs))?;
     let mut reads = Vec::with_capacity(refs.len());
-    for (r, id) in refs.iter().zip(&ids) {
-        reads.push(fetch::Read {
-            metric: *id,
-            policy: &get(id)?.policy,
-            method: fetch::method(&r.aggregation)?,
-        });
-    }
-    let all_points = fetch::points_of_all(
-        state,
-        reads,
-        &granularities,
-        params.window.start_ns,
-        params.window.stop_ns,
-    )
-    .await?;
-    let columns: Vec<Column> = refs
-        .iter()
-        .zip(names)
-        .zip(all_points)
-        .map(|((r, name), points)| Column {
+    for ((r, id), name) in refs.iter().zip(&ids).zip(names) {
+        reads.push(fetch::ColumnRead {
+            read: fetch::Read {
+                metric: *id,
+                policy: &get(id)?.policy,
+                method: fetch::method(&r.aggregation)?,
+            },
             reference: r.clone(),
             name: ColumnName::Metric { metric_id: name },
-            points,
-        })
-        .collect();
+        });
+    }
     let filling = Filling::from_params(params.window.fill, params.window.needed_overlap);
-    let (measures, columns) = run(
-        operation,
-        columns,
-        options(&params.window, granularities, filling),
+    let (measures, columns) = fetch::evaluate_by_granularity(
+        state,
+        &operation,
+        reads,
+        &granularities,
+        &params.window,
+        filling,
     )
     .await?;
     let measures = measures.map_err(|e| aggregates_error(e, &pairs))?;

@@ -10,16 +10,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use gnocchi_core::time::{format_seconds_float, parse_timespan_positive, TimeInput};
 use gnocchi_core::AggregationMethod;
 use gnocchi_storage::{
-    points_json, read_measures, resample_calendar, AggregatesError, CalendarUnit, Column,
-    ColumnName, Filling, Measures, MeasuresQuery, Operation, OutputPoint, Period, ReduceMethod,
-    Reference,
+    points_json, read_measures, resample_calendar, AggregatesError, CalendarUnit, ColumnName,
+    Filling, Measures, MeasuresQuery, Operation, OutputPoint, Period, ReduceMethod, Reference,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::aggregates::errors::aggregates_error;
+use super::aggregates::fetch;
 use super::aggregates::params::Window;
-use super::aggregates::{fetch, options, run};
 use super::measures::refresh;
 use super::metric::{describe, LoadedMetric};
 use crate::auth::Caller;
@@ -286,31 +285,21 @@ pub(crate) async fn aggregate_metrics(
     let operation = Operation::legacy_cross_metric(&names, method, reaggregation, resample);
     let reads = metrics
         .iter()
-        .map(|m| fetch::Read {
-            metric: m.metric.id,
-            policy: &m.policy,
-            method,
-        })
-        .collect();
-    let all_points = fetch::points_of_all(
-        state,
-        reads,
-        &granularities,
-        window.start_ns,
-        window.stop_ns,
-    )
-    .await?;
-    let columns: Vec<Column> = names
-        .into_iter()
-        .zip(all_points)
-        .map(|(name, points)| Column {
+        .zip(names)
+        .map(|(m, name)| fetch::ColumnRead {
+            read: fetch::Read {
+                metric: m.metric.id,
+                policy: &m.policy,
+                method,
+            },
             reference: Reference::new(name.clone(), method.to_string()),
             name: ColumnName::Metric { metric_id: name },
-            points,
         })
         .collect();
     let filling = Filling::legacy(window.fill, window.needed_overlap);
-    let (measures, _) = run(operation, columns, options(window, granularities, filling)).await?;
+    let (measures, _) =
+        fetch::evaluate_by_granularity(state, &operation, reads, &granularities, window, filling)
+            .await?;
     match measures.map_err(|e| aggregates_error(e, &pairs))? {
         Measures::Aggregated(points) => Ok(points_json(&points)),
         Measures::PerColumn(_) => Err(ApiError::internal(

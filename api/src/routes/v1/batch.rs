@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::measures::parse_measures;
-use super::metric::describe;
+use super::metric::DescribeCache;
 use super::resource_body::new_metric;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -35,12 +35,13 @@ async fn enqueue(
     state: &AppState,
     caller: &Caller,
     batches: Vec<(Metric, Vec<Measure>)>,
+    mut details: DescribeCache,
 ) -> Result<HttpResponse, ApiError> {
     let mut queued = Vec::with_capacity(batches.len());
     for (metric, measures) in batches {
         let id = metric.id;
-        let loaded = describe(state, metric).await?;
-        caller.enforce("post measures", &loaded.detail)?;
+        let detail = details.detail(state, &metric).await?;
+        caller.enforce("post measures", &detail)?;
         if !measures.is_empty() {
             queued.push((id, measures));
         }
@@ -91,7 +92,7 @@ async fn metrics_measures(
         .into_iter()
         .filter_map(|(id, measures)| by_id.remove(&id).map(|m| (m, measures)))
         .collect();
-    enqueue(&state, &caller, batches).await
+    enqueue(&state, &caller, batches, DescribeCache::default()).await
 }
 
 /// One metric entry of the resources batch: its measures and, for creation, its definition.
@@ -160,12 +161,16 @@ async fn resources_metrics_measures(
             .finish());
     }
     let ids: Vec<Uuid> = resources.iter().map(|(id, _, _)| *id).collect();
+    let mut details = DescribeCache::default();
     let existing: HashMap<Uuid, BTreeMap<String, Uuid>> = state
         .indexer
         .resources_by_ids(&ids)
         .await?
         .into_iter()
-        .map(|r| (r.id, r.metrics))
+        .map(|r| {
+            details.know_resource(&r);
+            (r.id, r.metrics)
+        })
         .collect();
     let mut metric_ids: Vec<(Uuid, Vec<Measure>)> = Vec::new();
     let mut created: Vec<(Metric, Vec<Measure>)> = Vec::new();
@@ -248,5 +253,5 @@ async fn resources_metrics_measures(
         }
     }
     found.clear();
-    enqueue(&state, &caller, batches).await
+    enqueue(&state, &caller, batches, details).await
 }

@@ -156,6 +156,53 @@ pub(crate) async fn describe(state: &AppState, metric: Metric) -> Result<LoadedM
     })
 }
 
+/// [`describe`] for the many metrics of one batch request: each archive policy and resource is
+/// read from the indexer once, not once per metric.
+#[derive(Default)]
+pub(crate) struct DescribeCache {
+    policies: HashMap<String, Value>,
+    resources: HashMap<Uuid, Value>,
+}
+
+impl DescribeCache {
+    /// Records a resource the request has already read, sparing its lookup.
+    pub(crate) fn know_resource(&mut self, r: &Resource) {
+        self.resources.insert(r.id, resource_json(r));
+    }
+
+    /// The detailed shape of `metric`, the target of its policy rules, as `describe` builds it.
+    pub(crate) async fn detail(
+        &mut self,
+        state: &AppState,
+        metric: &Metric,
+    ) -> Result<Value, ApiError> {
+        let name = &metric.archive_policy_name;
+        if !self.policies.contains_key(name) {
+            let policy = state.indexer.archive_policy(name).await?;
+            self.policies
+                .insert(name.clone(), archive_policy_body::to_json(&policy));
+        }
+        let resource = match metric.resource_id {
+            Some(rid) => {
+                if let std::collections::hash_map::Entry::Vacant(slot) = self.resources.entry(rid) {
+                    let found = match state.indexer.resource(None, rid).await {
+                        Ok(r) => resource_json(&r),
+                        Err(gnocchi_indexer::Error::ResourceNotFound { .. }) => Value::Null,
+                        Err(e) => return Err(e.into()),
+                    };
+                    slot.insert(found);
+                }
+                self.resources[&rid].clone()
+            }
+            None => Value::Null,
+        };
+        let mut o = common(metric);
+        o.insert("archive_policy".into(), self.policies[name].clone());
+        o.insert("resource".into(), resource);
+        Ok(Value::Object(o))
+    }
+}
+
 /// The validated body of `POST /v1/metric`.
 #[derive(Default)]
 struct MetricBody {
@@ -330,9 +377,68 @@ fn filter(query: &Query) -> Result<MetricFilter, ApiError> {
     Ok(f)
 }
 
+/// One page of `GET /v1/metric` as `caller` may see it (api.md §2.6, rule `list metric`). Only
+/// noauth and keystone modes restrict; the metrics created from the caller's project or attached
+/// to a resource of its project are kept, checked here page by page because the indexer has no
+/// creator-suffix filter.
+async fn visible_page(
+    caller: &Caller,
+    state: &AppState,
+    filter: &MetricFilter,
+    page: &gnocchi_indexer::Page,
+) -> Result<Vec<Metric>, ApiError> {
+    const RULE: &str = "list metric";
+    if !state.settings.auth_mode.restricts_listings() || caller.allows(RULE, &json!({})) {
+        return Ok(state.indexer.list_metrics(filter, page).await?);
+    }
+    let project = caller.project_id().unwrap_or("");
+    let by_creator =
+        !project.is_empty() && caller.allows(RULE, &json!({"created_by_project_id": project}));
+    let by_resource = caller.allows(RULE, &json!({"resource": {"project_id": project}}));
+    if !by_creator && !by_resource {
+        return Err(ApiError::forbidden_with("Insufficient privileges"));
+    }
+    let suffix = format!(":{project}");
+    let mut projects: HashMap<Uuid, Option<String>> = HashMap::new();
+    let mut out = Vec::new();
+    let mut cursor = page.clone();
+    loop {
+        let batch = state.indexer.list_metrics(filter, &cursor).await?;
+        let full = cursor.limit.is_some_and(|l| batch.len() as u64 >= l);
+        cursor.marker = batch.last().map(|m| m.id.to_string());
+        for m in batch {
+            let mut keep = by_creator && m.creator.ends_with(&suffix);
+            if let (false, true, Some(rid)) = (keep, by_resource, m.resource_id) {
+                let owner = match projects.get(&rid) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = match state.indexer.resource(None, rid).await {
+                            Ok(r) => r.project_id,
+                            Err(gnocchi_indexer::Error::ResourceNotFound { .. }) => None,
+                            Err(e) => return Err(e.into()),
+                        };
+                        projects.insert(rid, p.clone());
+                        p
+                    }
+                };
+                keep = owner.as_deref() == Some(project);
+            }
+            if keep {
+                out.push(m);
+                if page.limit.is_some_and(|l| out.len() as u64 >= l) {
+                    return Ok(out);
+                }
+            }
+        }
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
 async fn list(
     req: HttpRequest,
-    _caller: Caller,
+    caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let query = Query::of(&req);
@@ -345,7 +451,7 @@ async fn list(
             )));
         }
     }
-    let metrics = state.indexer.list_metrics(&filter, &page).await?;
+    let metrics = visible_page(&caller, &state, &filter, &page).await?;
     let policies: HashMap<String, ArchivePolicy> = state
         .indexer
         .list_archive_policies()

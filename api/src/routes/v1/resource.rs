@@ -22,7 +22,6 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::resource_id::transform;
 use crate::routes::json_response;
-use crate::settings::AuthMode;
 use crate::validate::Path;
 use crate::{body, pagination, search_filter, AppState};
 
@@ -354,7 +353,7 @@ fn visibility(
     type_name: &str,
 ) -> Result<Option<Filter>, ApiError> {
     // §2.5: basic and remoteuser modes do not restrict listings.
-    if !matches!(state.settings.auth_mode, AuthMode::NoAuth) {
+    if !state.settings.auth_mode.restricts_listings() {
         return Ok(None);
     }
     if caller.allows(rule, &json!({"resource_type": type_name})) {

@@ -20,10 +20,9 @@ use uuid::Uuid;
 use super::errors::aggregates_error;
 use super::glob::fnmatch;
 use super::params::Window;
-use super::{fetch, json_text, options, response_text, run, Params};
+use super::{fetch, json_text, response_text, Params};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::settings::AuthMode;
 use crate::{search_filter, AppState};
 
 /// A metric of a found resource with what evaluating it needs.
@@ -94,7 +93,7 @@ fn visibility(
     type_name: &str,
 ) -> Result<Option<Filter>, ApiError> {
     const RULE: &str = "search resource";
-    if !matches!(state.settings.auth_mode, AuthMode::NoAuth)
+    if !state.settings.auth_mode.restricts_listings()
         || caller.allows(RULE, &json!({"resource_type": type_name}))
     {
         return Ok(None);
@@ -205,39 +204,23 @@ async fn evaluate_matched(
         .map_err(|e| aggregates_error(e, &pairs))?;
     let mut reads = Vec::with_capacity(matched.len());
     for m in &matched {
-        reads.push(fetch::Read {
-            metric: m.metric,
-            policy: cat.policy(m.metric)?,
-            method: fetch::method(&m.reference.aggregation)?,
-        });
-    }
-    let all_points = fetch::points_of_all(
-        state,
-        reads,
-        &granularities,
-        window.start_ns,
-        window.stop_ns,
-    )
-    .await?;
-    let columns: Vec<Column> = matched
-        .iter()
-        .zip(all_points)
-        .map(|(m, points)| Column {
+        reads.push(fetch::ColumnRead {
+            read: fetch::Read {
+                metric: m.metric,
+                policy: cat.policy(m.metric)?,
+                method: fetch::method(&m.reference.aggregation)?,
+            },
             reference: m.reference.clone(),
             name: ColumnName::ResourceMetric {
                 resource_id: m.resource.id.to_string(),
                 metric_name: m.metric_name.to_owned(),
             },
-            points,
-        })
-        .collect();
+        });
+    }
     let filling = Filling::from_params(window.fill, window.needed_overlap);
-    let (measures, columns) = run(
-        operation.clone(),
-        columns,
-        options(window, granularities, filling),
-    )
-    .await?;
+    let (measures, columns) =
+        fetch::evaluate_by_granularity(state, operation, reads, &granularities, window, filling)
+            .await?;
     let measures = measures.map_err(|e| aggregates_error(e, &pairs))?;
     Ok((measures, columns))
 }
