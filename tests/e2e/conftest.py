@@ -107,14 +107,35 @@ class Server:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = Server()
+def serving(config=None):
+    """A started server for a module-scoped fixture; stopped when the module is done."""
+    srv = Server(config=config)
     srv.start()
     try:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from serving()
+
+
+def run_cli(base, args, ok=True):
+    """Runs the client CLI `base + args`: its stdout when `ok`, else its stderr once it failed.
+
+    No OS_* variables from the caller's environment may change the client's auth."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    p = subprocess.run(base + list(args), capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL, env=env)
+    if ok:
+        assert p.returncode == 0, "gnocchi %s failed (%d):\n%s%s" % (
+            " ".join(args), p.returncode, p.stdout, p.stderr)
+        return p.stdout
+    assert p.returncode != 0, "gnocchi %s unexpectedly succeeded:\n%s" % (
+        " ".join(args), p.stdout)
+    return p.stderr
 
 
 @pytest.fixture(scope="module")

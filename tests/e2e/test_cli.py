@@ -6,13 +6,11 @@ the archive policies bool/low/medium/high and the rule default -> low (§4.7); a
 database has exactly one resource type, `generic` (§8.4).
 """
 import json
-import os
-import subprocess
 import uuid
 
 import pytest
 
-from conftest import client_cli
+from conftest import client_cli, run_cli
 
 RESOURCE_ID_NS = uuid.UUID("0a7a15ff-aa13-4ac2-897c-9bdf30ce175b")
 
@@ -22,19 +20,8 @@ def cli(server):
     base = [client_cli(), "--os-auth-type", "gnocchi-basic", "--user", "admin",
             "--endpoint", server.endpoint]
 
-    # No OS_* variables from the caller's environment may change the client's auth.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-
     def run(*args, ok=True):
-        p = subprocess.run(base + list(args), capture_output=True, text=True, timeout=60,
-                           stdin=subprocess.DEVNULL, env=env)
-        if ok:
-            assert p.returncode == 0, "gnocchi %s failed (%d):\n%s%s" % (
-                " ".join(args), p.returncode, p.stdout, p.stderr)
-            return p.stdout
-        assert p.returncode != 0, "gnocchi %s unexpectedly succeeded:\n%s" % (
-            " ".join(args), p.stdout)
-        return p.stderr
+        return run_cli(base, args, ok)
 
     return run
 

@@ -7,12 +7,11 @@ the ones scripts/keystone-server creates (<name>-pass).
 """
 import json
 import os
-import subprocess
 import uuid
 
 import pytest
 
-from conftest import Server, client_cli
+from conftest import client_cli, run_cli, serving
 
 KEYSTONE_URL = os.environ.get("GNOCCHI_TEST_KEYSTONE_URL")
 
@@ -49,18 +48,11 @@ region_name = RegionOne
 
 @pytest.fixture(scope="module")
 def server():
-    srv = Server(config=CONFIG)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from serving(CONFIG)
 
 
 @pytest.fixture(scope="module")
 def cli(server):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-
     def run(user, *args, ok=True):
         project = "service" if user in ("gnocchi", "ceilometer", "swift") else user
         base = [client_cli(), "--os-auth-type", "password",
@@ -68,15 +60,7 @@ def cli(server):
                 "--os-password", user + "-pass", "--os-project-name", project,
                 "--os-user-domain-name", "Default", "--os-project-domain-name", "Default",
                 "--endpoint", server.endpoint]
-        p = subprocess.run(base + list(args), capture_output=True, text=True, timeout=60,
-                           stdin=subprocess.DEVNULL, env=env)
-        if ok:
-            assert p.returncode == 0, "gnocchi %s failed (%d):\n%s%s" % (
-                " ".join(args), p.returncode, p.stdout, p.stderr)
-            return p.stdout
-        assert p.returncode != 0, "gnocchi %s unexpectedly succeeded:\n%s" % (
-            " ".join(args), p.stdout)
-        return p.stderr
+        return run_cli(base, args, ok)
 
     return run
 
