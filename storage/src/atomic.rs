@@ -4,8 +4,9 @@
 //! Every file the file drivers (and `gnocchi-upgrade`) make durable goes through
 //! [`write_atomic`] or [`write_atomic_all`]: a reader or a crash sees either the old content of a
 //! path or the new one, never a torn file, and a call returns only once the new content and its
-//! directory entry are on stable storage. The root `clippy.toml` bans `fs::rename`/`fs::write`
-//! everywhere else.
+//! directory entry are on stable storage. Incoming batches instead go through [`place_file`] and
+//! are made durable by one shared filesystem sync per round (`group_sync`). The root
+//! `clippy.toml` bans `fs::rename`/`fs::write` everywhere else.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -39,26 +40,8 @@ pub fn write_atomic(tmp_dir: &Path, final_path: &Path, bytes: &[u8]) -> io::Resu
 /// any later file in another directory is replaced. Grouping the files by directory therefore
 /// costs one directory fsync per directory. On an error, the temporary files not yet renamed are
 /// removed; files already renamed stay replaced.
-pub fn write_atomic_all(tmp_dir: &Path, files: &[(&Path, &[u8])]) -> io::Result<()> {
-    write_atomic_files(tmp_dir, files).map_err(|e| e.source)
-}
-
-/// A failed [`write_atomic_files`]: the first `committed` files were renamed into place.
-#[derive(Debug)]
-pub(crate) struct PartialWrite {
-    /// How many files (a prefix of the list) were renamed into place before the failure.
-    pub(crate) committed: usize,
-    /// The failure.
-    pub(crate) source: io::Error,
-}
-
-/// [`write_atomic_all`], telling on failure how many files were already renamed into place, so
-/// that a caller can tell "not written" from "written, but its directory vanished since".
 #[allow(clippy::disallowed_methods)] // The one place that renames: see the module docs.
-pub(crate) fn write_atomic_files(
-    tmp_dir: &Path,
-    files: &[(&Path, &[u8])],
-) -> Result<(), PartialWrite> {
+pub fn write_atomic_all(tmp_dir: &Path, files: &[(&Path, &[u8])]) -> io::Result<()> {
     let mut temps: Vec<PathBuf> = Vec::with_capacity(files.len());
     let mut committed = 0;
     let result = (|| {
@@ -84,7 +67,26 @@ pub(crate) fn write_atomic_files(
         // Best effort: a leftover temporary file is swept later, never read as data.
         let _ = fs::remove_file(tmp);
     }
-    result.map_err(|source| PartialWrite { committed, source })
+    result
+}
+
+/// Puts `bytes` at `final_path` atomically (temporary file in `tmp_dir`, then rename) without
+/// fsyncing anything: a reader sees the whole file or none, and a killed process leaves no torn
+/// file, but the file is durable only once a [`GroupSync`](crate::group_sync::GroupSync) round
+/// that started after this call has completed. On an error the temporary file is removed.
+#[allow(clippy::disallowed_methods)] // Renames like write_atomic_all: see the module docs.
+pub(crate) fn place_file(tmp_dir: &Path, final_path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = tmp_dir.join(format!("{}{TMP_SUFFIX}", Uuid::new_v4().simple()));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        fs::rename(&tmp, final_path)
+    })();
+    if result.is_err() {
+        // Best effort: a leftover temporary file is swept later, never read as data.
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Creates `dir` and its missing ancestors, fsyncing the parent of each directory created, so

@@ -9,6 +9,7 @@ mod atomic;
 mod calendar;
 mod engine;
 mod error;
+mod group_sync;
 mod incoming;
 mod process;
 mod read;
