@@ -9,6 +9,8 @@
 //!                                             file aggregate store when the base paths match)
 //! locks/incoming<S>-<n>.lock                  flock(2)-ed while a process holds sack n
 //! incoming<S>-<n>/<metric uuid>/<ns>_<uuid4>  one batch: 16-byte LE records (engine.md §3.1)
+//! incoming<S>-<n>/<metric uuid>/<uuid>.tmp    a batch being written, renamed within the
+//!                                             directory (no cross-directory rename lock)
 //! quarantine/<metric uuid>_<batch>            batches found truncated, moved aside
 //! ```
 //!
@@ -216,7 +218,7 @@ impl Layout {
             // The sync round that follows makes the new directory entries durable too.
             let placed = fs::create_dir_all(&dir)
                 .map_err(|e| (e, "create metric directory"))
-                .and_then(|()| place_file(&self.tmp, &path, bytes).map_err(|e| (e, "write batch")));
+                .and_then(|()| place_file(&dir, &path, bytes).map_err(|e| (e, "write batch")));
             match placed {
                 Ok(()) => return Ok(()),
                 // The directory vanished in between: an `ack` emptied it. `create_dir_all`
@@ -419,10 +421,20 @@ fn list_batches(metric_dir: &Path) -> Result<Vec<String>> {
         Err(e) => return Err(e).with_context(io_at("list batches", metric_dir)),
     };
     let mut names = Vec::new();
+    let mut temporaries = false;
     for entry in entries {
         let entry = entry.with_context(io_at("list batches", metric_dir))?;
-        if let Some(name) = entry.file_name().to_str().filter(|n| is_batch_name(n)) {
-            names.push(name.to_owned());
+        let name = entry.file_name();
+        match name.to_str() {
+            Some(name) if is_batch_name(name) => names.push(name.to_owned()),
+            Some(name) => temporaries |= name.ends_with(".tmp"),
+            None => {}
+        }
+    }
+    // Leftovers of a process killed mid-write would keep the directory forever.
+    if temporaries {
+        if let Err(error) = sweep_tmp(metric_dir, STALE_TMP_AGE) {
+            warn!(path = %metric_dir.display(), %error, "Could not sweep temporary files.");
         }
     }
     names.sort_unstable();
@@ -802,6 +814,35 @@ mod tests {
             !metric_dir.exists(),
             "an emptied metric directory is removed"
         );
+    }
+
+    /// A temporary file in a metric directory is never read as a batch; one left by a killed
+    /// writer long ago is removed, one being written now is kept.
+    #[tokio::test]
+    async fn temporary_files_are_not_batches_and_stale_ones_go() {
+        let (_dir, incoming) = open_store(4);
+        let metric = Uuid::new_v4();
+        incoming
+            .add_measures(&[(metric, vec![Measure::new(1, 2.0)])])
+            .await
+            .unwrap();
+        let metric_dir = incoming.inner.metric_dir(metric);
+        let (stale, fresh) = (metric_dir.join("a1.tmp"), metric_dir.join("b2.tmp"));
+        for path in [&stale, &fresh] {
+            // 16 bytes: a whole record, which must still not be read.
+            File::create(path).unwrap().write_all(&[0; 16]).unwrap();
+        }
+        let old = SystemTime::now() - STALE_TMP_AGE - Duration::from_secs(60);
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let pending = incoming.read_measures(metric).await.unwrap();
+        assert_eq!(pending.measures, vec![Measure::new(1, 2.0)]);
+        assert!(!stale.exists(), "stale temporary swept");
+        assert!(fresh.exists(), "a write in progress is left alone");
     }
 
     /// Within one metric the batches are read in the order they were added.
