@@ -19,7 +19,8 @@
 //!
 //! Durability: a call puts each batch in place with a rename (never a torn file for a reader or
 //! a killed process) and then waits for one `syncfs` round shared with every concurrent call
-//! (`group_sync`), so a 100-metric request costs one journal commit instead of 300 fsyncs. A
+//! (`group_sync`), so a 100-metric request costs a share of one filesystem sync instead of 300
+//! fsyncs. A
 //! machine crash can leave a batch of a call that had not returned truncated or empty: such a
 //! batch was never acknowledged to its client, and a length that is not whole records is
 //! quarantined by the reader.
@@ -222,7 +223,8 @@ impl Layout {
             match placed {
                 Ok(()) => return Ok(()),
                 // The directory vanished in between: an `ack` emptied it. `create_dir_all`
-                // reports that as AlreadyExists, the rename as NotFound; nothing was renamed in.
+                // reports that as AlreadyExists, creating the temporary file as NotFound;
+                // nothing was renamed in. Once the temporary exists the directory stays.
                 Err((e, _))
                     if matches!(
                         e.kind(),
