@@ -34,7 +34,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::{ApiError, Description};
 pub use policy::{PolicyEnforcer, PolicyFileError};
-pub use settings::{AuthMode, CorsSettings, KeystoneSettings, Settings, StateError};
+pub use settings::{
+    AuthMode, CorsSettings, KeystoneSettings, Settings, StateError, AGGREGATES_SLICE_POINTS,
+};
 
 /// Called after measures were queued (in `gnocchi serve`, wakes metricd).
 pub type MeasuresListener = Arc<dyn Fn() + Send + Sync>;

@@ -172,7 +172,13 @@ pub struct Settings {
     pub cors: CorsSettings,
     /// `[oslo_policy] policy_file`, if any.
     pub policy_file: Option<std::path::PathBuf>,
+    /// About how many points of all columns an aggregates evaluation holds at once when it
+    /// walks a long window slice by slice (not a Gnocchi option; tests make it small).
+    pub aggregates_slice_points: usize,
 }
+
+/// The default of [`Settings::aggregates_slice_points`]: about 16 MB of points and 8 MB of grid.
+pub const AGGREGATES_SLICE_POINTS: usize = 1_000_000;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -188,6 +194,7 @@ impl Default for Settings {
                 .collect(),
             cors: CorsSettings::default(),
             policy_file: None,
+            aggregates_slice_points: AGGREGATES_SLICE_POINTS,
         }
     }
 }
@@ -272,6 +279,7 @@ impl Settings {
             },
             // oslo.policy: a policy file that does not exist means the defaults.
             policy_file: policy_file.exists().then_some(policy_file),
+            aggregates_slice_points: AGGREGATES_SLICE_POINTS,
         })
     }
 }

@@ -15,6 +15,7 @@ mod operation;
 mod ops;
 mod parse;
 mod render;
+mod stream;
 
 #[cfg(test)]
 mod proptests;
@@ -32,6 +33,7 @@ pub use history::{apply_usage_coefficient, merge_consecutive_timestamps};
 pub use operation::{BinaryOp, Operation, ReduceBase, ReduceMethod, Reference, UnaryOp};
 pub use parse::{parse_operations, OperationError};
 pub use render::{measures_json, points_json};
+pub use stream::{is_streamable, Streaming};
 
 use crate::calendar::CalendarUnit;
 use crate::AggregatedPoint;

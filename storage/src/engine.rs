@@ -20,7 +20,7 @@ pub(crate) use series::Series;
 pub(crate) use split::{decode_split, encode_split};
 
 /// Number of bucket slots in one split (engine.md §4.1).
-pub(crate) const POINTS_PER_SPLIT: i64 = 3600;
+pub const POINTS_PER_SPLIT: i64 = 3600;
 
 /// The start of the bucket of width `g` containing `t`, computed through f64 exactly as Gnocchi
 /// does (engine.md §3.4.1): timestamps a few hundred ns before a boundary land in the next bucket.

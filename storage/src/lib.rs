@@ -18,17 +18,18 @@ mod read;
 pub use aggregate::contract as aggregate_contract;
 pub use aggregate::{AggregateStorage, FileStorage, SplitKey, DEFAULT_SUBDIR_LEN};
 pub use aggregates::{
-    apply_usage_coefficient, evaluate, evaluate_draining, measures_json,
+    apply_usage_coefficient, evaluate, evaluate_draining, is_streamable, measures_json,
     merge_consecutive_timestamps, parse_operations, plan_granularities, points_json,
     AggregatesError, BinaryOp, Column, ColumnName, ColumnPolicy, EvalOptions, Fill, Filling,
     Measures, Operation, OperationError, OutputPoint, Period, ReduceBase, ReduceMethod, Reference,
-    UnaryOp,
+    Streaming, UnaryOp,
 };
 pub use atomic::{write_atomic, write_atomic_all};
 pub use calendar::{resample_calendar, CalendarUnit};
 /// Unstable engine entry points for the criterion benches only.
 #[doc(hidden)]
 pub use engine::bench as __bench;
+pub use engine::POINTS_PER_SPLIT;
 pub use error::{Error, Result};
 #[cfg(any(test, feature = "test-util"))]
 pub use incoming::contract as incoming_contract;
@@ -36,4 +37,4 @@ pub use incoming::{decode_batch, encode_batch, sack_name, sack_of};
 pub use incoming::{FileIncoming, Incoming, PendingBatches, SackLock};
 pub use incoming::{DEFAULT_SACKS, MAX_SACKS, MEASURE_BYTES};
 pub use process::{process_metric, process_pending, ProcessOutcome};
-pub use read::{read_measures, AggregatedPoint, MeasuresQuery};
+pub use read::{read_measures, AggregatedPoint, MeasuresQuery, WindowReader};

@@ -193,5 +193,9 @@ fn render(
     );
 }
 
+mod window;
+
+pub use window::WindowReader;
+
 #[cfg(test)]
 mod tests;

@@ -115,6 +115,16 @@ pub(super) fn build_grid_draining(
     g: i64,
     options: &EvalOptions,
 ) -> Result<Frame> {
+    let (ts, cols) = place_draining(columns, g, options);
+    finish(ts, cols, g, options)
+}
+
+/// The rows and columns of [`build_grid_draining`] before `fill` or the overlap rule.
+pub(super) fn place_draining(
+    columns: &mut [Column],
+    g: i64,
+    options: &EvalOptions,
+) -> (Vec<i64>, Vec<FrameCol>) {
     let picked: Vec<Picked> = columns
         .iter()
         .map(|c| pick(&c.points, g, options))
@@ -130,7 +140,7 @@ pub(super) fn build_grid_draining(
             c.points.shrink_to_fit();
         }
     }
-    finish(ts, cols, g, options)
+    (ts, cols)
 }
 
 /// The points of one column at one granularity within the window, ascending and unique.
@@ -250,7 +260,7 @@ fn finish(
     })
 }
 
-fn apply_fill(fill: Fill, values: &mut [f64]) {
+pub(super) fn apply_fill(fill: Fill, values: &mut [f64]) {
     match fill {
         Fill::Value(x) => values
             .iter_mut()

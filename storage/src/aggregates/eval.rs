@@ -115,14 +115,14 @@ fn evaluate_with(
     })
 }
 
-enum Value {
+pub(super) enum Value {
     Scalar(f64),
     Frame(Frame),
 }
 
 /// The output structure of a tree, decided by its shape alone: (aggregated, output columns).
 /// `None` for a tree of numbers only.
-fn shape(op: &Operation, columns: &[Reference]) -> Option<(bool, Vec<usize>)> {
+pub(super) fn shape(op: &Operation, columns: &[Reference]) -> Option<(bool, Vec<usize>)> {
     match op {
         Operation::Number(_) => None,
         Operation::Metric(refs) => Some((false, selected(refs, columns))),
@@ -162,13 +162,13 @@ fn selected(refs: &[Reference], columns: &[Reference]) -> Vec<usize> {
         .collect()
 }
 
-struct Evaluator<'a> {
-    columns: &'a [Reference],
-    grid: &'a Frame,
+pub(super) struct Evaluator<'a> {
+    pub(super) columns: &'a [Reference],
+    pub(super) grid: &'a Frame,
 }
 
 impl Evaluator<'_> {
-    fn eval(&self, op: &Operation) -> Result<Value> {
+    pub(super) fn eval(&self, op: &Operation) -> Result<Value> {
         Ok(match op {
             Operation::Number(x) => Value::Scalar(*x),
             Operation::Metric(refs) => {

@@ -415,6 +415,7 @@ proptest! {
         filling in filling(),
         start in proptest::option::weighted(0.3, 0i64..16),
         stop in proptest::option::weighted(0.3, 0i64..17),
+        slice_rows in 1usize..6,
     ) {
         let names: Vec<String> = (0..cols.len()).map(|i| format!("m{i}")).collect();
         let columns: Vec<Column> = cols
@@ -443,6 +444,10 @@ proptest! {
         let mut drained = columns.clone();
         let again = evaluate_draining(&op, &mut drained, &options);
         prop_assert_eq!(format!("{again:?}"), format!("{got:?}"));
+        if is_streamable(&op, options.filling) {
+            let streamed = super::stream::evaluate_in_slices(&op, &columns, &options, slice_rows);
+            prop_assert_eq!(format!("{streamed:?}"), format!("{got:?}"), "streamed differs");
+        }
 
         let expected = ref_grid(&cols, filling, start, stop);
         let (ts, grid) = match expected {

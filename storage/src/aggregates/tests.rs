@@ -107,6 +107,16 @@ fn both(
     let mut drained = columns.to_vec();
     let again = evaluate_draining(op, &mut drained, opts);
     assert_eq!(format!("{again:?}"), format!("{got:?}"), "draining differs");
+    if is_streamable(op, opts.filling) {
+        for rows in [1, 2, 5] {
+            let streamed = super::stream::evaluate_in_slices(op, columns, opts, rows);
+            assert_eq!(
+                format!("{streamed:?}"),
+                format!("{got:?}"),
+                "streamed in slices of {rows} rows differs"
+            );
+        }
+    }
     got
 }
 

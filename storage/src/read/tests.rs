@@ -309,3 +309,51 @@ async fn bounded_reads_fetch_only_overlapping_splits() {
         1
     );
 }
+
+/// A window read a few splits at a time gives what `read_measures` gives for it whole,
+/// including the truncation to the timespan measured from the window's last point.
+#[tokio::test]
+async fn window_reader_slices_match_a_whole_read() {
+    let minute = 60 * S;
+    // 10 days of 1-minute points kept for 7 days: the oldest kept split is partly out.
+    let p = policy(&[(60, Some(7 * 1440))], &["mean", "max"]);
+    let pts: Vec<(i64, f64)> = (0..10 * 1440)
+        .filter(|i| i % 7 != 3)
+        .map(|i| (DAY + i * minute + 5 * S, (i % 101) as f64))
+        .collect();
+    let (st, id) = load(&p, &pts).await;
+    let windows = [
+        (None, None),
+        (Some(DAY + 4 * 86_400 * S + 17 * S), None),
+        (None, Some(DAY + 8 * 86_400 * S + 30 * minute)),
+        (Some(DAY + 5 * 86_400 * S), Some(DAY + 9 * 86_400 * S)),
+        (Some(DAY + 20 * 86_400 * S), None),
+    ];
+    for method in ["mean", "max"] {
+        let m = method.parse().expect("valid");
+        for (start_ns, stop_ns) in windows {
+            let mut query = q(method);
+            query.granularity_ns = Some(minute);
+            query.start_ns = start_ns;
+            query.stop_ns = stop_ns;
+            let want = read_measures(&st, &p, id, &query).await.expect("reads");
+            let mut reader = WindowReader::open(&st, &p, id, m, minute, start_ns, stop_ns)
+                .await
+                .expect("opens");
+            assert_eq!(reader.read_whole(&st).await.expect("reads"), want);
+            reader.load_cutoff(&st).await.expect("reads");
+            let starts: Vec<i64> = reader.split_starts().collect();
+            for per_slice in 1..=3 {
+                let mut got = Vec::new();
+                for slice in starts.chunks(per_slice) {
+                    let (from, to) = (slice[0], slice[slice.len() - 1]);
+                    got.extend(reader.read(&st, from, to).await.expect("reads"));
+                }
+                assert_eq!(
+                    got, want,
+                    "{method} {start_ns:?}..{stop_ns:?} by {per_slice}"
+                );
+            }
+        }
+    }
+}
