@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use gnocchi_core::time::{push_python_json_float, push_seconds_float, push_timestamp};
 use serde_json::Value;
 
 /// A float as `json.dumps` writes it (Python repr; NaN and infinities as bare tokens).
@@ -61,30 +62,33 @@ pub(crate) fn to_string(v: &Value) -> String {
     out
 }
 
-/// One `[timestamp, granularity, value]` triple of a measures answer.
-pub(crate) struct Triple {
-    /// ISO 8601 timestamp, already formatted.
-    pub(crate) timestamp: String,
-    /// Float seconds or a calendar letter, already formatted as JSON.
-    pub(crate) granularity: String,
-    /// The value; NaN and infinities become bare tokens.
-    pub(crate) value: f64,
-}
-
-/// A JSON array of measure triples.
-pub(crate) fn triples_to_string(triples: &[Triple]) -> String {
+/// A JSON array of `[timestamp, granularity, value]` measure triples, each given as
+/// `(timestamp_ns, granularity_ns, value)`: the timestamp as ISO 8601 seconds, the
+/// granularity as float seconds (rendered once per run of equal granularities), the value in
+/// Python's repr with NaN and infinities as bare tokens. Written straight into one buffer.
+pub(crate) fn measure_triples_to_string(
+    triples: impl ExactSizeIterator<Item = (i64, i64, f64)>,
+) -> String {
     let mut out = String::with_capacity(triples.len() * 48 + 2);
+    let mut granularity: Option<(i64, String)> = None;
     out.push('[');
-    for (i, t) in triples.iter().enumerate() {
+    for (i, (timestamp_ns, granularity_ns, value)) in triples.enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push('[');
-        write_str(&mut out, &t.timestamp);
+        out.push_str("[\"");
+        // ISO 8601 digits and punctuation only: nothing JSON would escape.
+        push_timestamp(&mut out, timestamp_ns);
+        out.push_str("\", ");
+        let (last, text) = granularity.get_or_insert_with(|| (granularity_ns, String::new()));
+        if *last != granularity_ns || text.is_empty() {
+            *last = granularity_ns;
+            text.clear();
+            push_seconds_float(text, granularity_ns);
+        }
+        out.push_str(text);
         out.push_str(", ");
-        out.push_str(&t.granularity);
-        out.push_str(", ");
-        out.push_str(&float_repr(t.value));
+        push_python_json_float(&mut out, value);
         out.push(']');
     }
     out.push(']');

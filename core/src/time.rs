@@ -10,6 +10,7 @@ mod parse;
 
 pub use format::{
     format_datetime, format_seconds_float, format_timespan_python, format_timestamp,
+    push_python_float_repr, push_python_json_float, push_seconds_float, push_timestamp,
     python_float_repr, python_json_float,
 };
 pub use parse::{

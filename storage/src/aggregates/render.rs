@@ -4,7 +4,7 @@
 //!
 //! Text rather than `serde_json::Value`, which cannot hold NaN or infinities.
 
-use gnocchi_core::time::{format_seconds_float, format_timestamp, python_json_float};
+use gnocchi_core::time::{push_python_json_float, push_seconds_float, push_timestamp};
 
 use super::{Column, ColumnName, Measures, OutputPoint, Period};
 
@@ -99,16 +99,27 @@ fn write_str(s: &str, out: &mut String) {
 }
 
 fn write_points(points: &[OutputPoint], out: &mut String) {
+    out.reserve(points.len() * 48 + 2);
     out.push('[');
+    // The granularity text of the last fixed period, rendered once per run of equal periods.
+    let mut granularity: Option<(i64, String)> = None;
     for (i, p) in points.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
         out.push_str("[\"");
-        out.push_str(&format_timestamp(p.timestamp_ns));
+        push_timestamp(out, p.timestamp_ns);
         out.push_str("\", ");
         match p.period {
-            Period::Fixed(ns) => out.push_str(&format_seconds_float(ns)),
+            Period::Fixed(ns) => {
+                let (last, text) = granularity.get_or_insert_with(|| (ns, String::new()));
+                if *last != ns || text.is_empty() {
+                    *last = ns;
+                    text.clear();
+                    push_seconds_float(text, ns);
+                }
+                out.push_str(text);
+            }
             Period::Calendar(unit) => {
                 out.push('"');
                 out.push_str(unit.letter());
@@ -116,7 +127,7 @@ fn write_points(points: &[OutputPoint], out: &mut String) {
             }
         }
         out.push_str(", ");
-        out.push_str(&python_json_float(p.value));
+        push_python_json_float(out, p.value);
         out.push(']');
     }
     out.push(']');

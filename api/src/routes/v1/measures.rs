@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use gnocchi_core::time::{
-    format_seconds_float, format_timestamp, parse_python_float, parse_timespan_positive,
-    parse_timestamp, parse_timestamps, TimeInput,
+    format_seconds_float, parse_python_float, parse_timespan_positive, parse_timestamp,
+    parse_timestamps, TimeInput,
 };
 use gnocchi_core::{AggregationMethod, Measure};
 use gnocchi_indexer::ProcessedMetric;
@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::metric::{load, LoadedMetric};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::pyjson::{triples_to_string, Triple};
+use crate::pyjson::measure_triples_to_string;
 use crate::query::Query;
 use crate::{body, AppState};
 
@@ -377,17 +377,14 @@ pub(crate) async fn read(
         &params.query,
     )
     .await?;
-    let triples: Vec<Triple> = points
-        .iter()
-        .map(|p| Triple {
-            timestamp: format_timestamp(p.timestamp_ns),
-            granularity: format_seconds_float(p.granularity_ns),
-            value: p.value,
-        })
-        .collect();
+    let text = measure_triples_to_string(
+        points
+            .iter()
+            .map(|p| (p.timestamp_ns, p.granularity_ns, p.value)),
+    );
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(triples_to_string(&triples)))
+        .body(text))
 }
 
 #[cfg(test)]
