@@ -106,6 +106,53 @@ impl AppState {
     }
 }
 
+/// A narrow, unstable facade over the request-body parsers for the criterion benches
+/// (`api/benches`), which link the crate from outside. Not part of the crate's promised surface.
+#[doc(hidden)]
+pub mod __bench {
+    use crate::routes::v1::{batch, measures};
+    use crate::ApiError;
+
+    /// Decodes and validates a `POST /v1/batch/metrics/measures` body as the handler does
+    /// (before any indexer lookup); the number of measures.
+    pub fn parse_metrics_batch(payload: &[u8]) -> Result<usize, ApiError> {
+        let body = crate::body::decode(payload)?;
+        Ok(batch::parse_metrics_body(&body)?
+            .values()
+            .map(Vec::len)
+            .sum())
+    }
+
+    /// Decodes and validates a `POST /v1/batch/resources/metrics/measures` body as the handler
+    /// does for a caller whose creator string is `creator` (before any indexer lookup); the
+    /// number of measures.
+    pub fn parse_resources_batch(payload: &[u8], creator: &str) -> Result<usize, ApiError> {
+        let body = crate::body::decode(payload)?;
+        let resources = batch::parse_resources_body(&body, creator)?;
+        Ok(resources
+            .iter()
+            .flat_map(|(_, _, entries)| entries)
+            .map(|e| e.measures.len())
+            .sum())
+    }
+
+    /// Parses a `POST /v1/metric/{id}/measures` body as the handler does (the borrowed fast
+    /// path, then the general one); the number of measures.
+    pub fn parse_metric_measures(payload: &[u8]) -> Result<usize, ApiError> {
+        let measures = match measures::parse_measures_fast(payload) {
+            Some(parsed) => parsed?,
+            None => measures::parse_measures(&crate::body::decode(payload)?)?,
+        };
+        Ok(measures.len())
+    }
+
+    /// Only the general path of `POST /v1/metric/{id}/measures` (a `serde_json::Value` tree,
+    /// then validation), which is also what the batch endpoints use per metric.
+    pub fn parse_metric_measures_general(payload: &[u8]) -> Result<usize, ApiError> {
+        Ok(measures::parse_measures(&crate::body::decode(payload)?)?.len())
+    }
+}
+
 /// Registers every route on an actix service config.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::configure(cfg);

@@ -1,7 +1,7 @@
 //! The route table (shared/spec/api.md §0.1).
 
 mod root;
-mod v1;
+pub(crate) mod v1;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 

@@ -62,21 +62,26 @@ fn unknown_metrics(mut names: Vec<String>) -> ApiError {
     ApiError::bad_request(format!("Unknown metrics: {}", names.join(", ")))
 }
 
-async fn metrics_measures(
-    req: HttpRequest,
-    caller: Caller,
-    state: web::Data<AppState>,
-    payload: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let body = body::json(&req, &payload)?;
+/// The measures of a `/v1/batch/metrics/measures` body, by metric id.
+pub(crate) fn parse_metrics_body(body: &Value) -> Result<BTreeMap<Uuid, Vec<Measure>>, ApiError> {
     let root = Path::root();
-    let m = validate::object(&body, &root)?;
+    let m = validate::object(body, &root)?;
     let mut wanted: BTreeMap<Uuid, Vec<Measure>> = BTreeMap::new();
     for (k, v) in m {
         let id = parse_uuid(k)
             .ok_or_else(|| Invalid::key("badly formed hexadecimal UUID string", &root.key(k)))?;
         wanted.entry(id).or_default().extend(parse_measures(v)?);
     }
+    Ok(wanted)
+}
+
+async fn metrics_measures(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    payload: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let wanted = parse_metrics_body(&body::json(&req, &payload)?)?;
     let ids: Vec<Uuid> = wanted.keys().copied().collect();
     let found = state.indexer.metrics_by_ids(&ids).await?;
     let mut by_id: HashMap<Uuid, Metric> = found.into_iter().map(|m| (m.id, m)).collect();
@@ -96,9 +101,9 @@ async fn metrics_measures(
 }
 
 /// One metric entry of the resources batch: its measures and, for creation, its definition.
-struct Entry {
+pub(crate) struct Entry {
     name: String,
-    measures: Vec<Measure>,
+    pub(crate) measures: Vec<Measure>,
     archive_policy_name: Option<String>,
     unit: Option<String>,
 }
@@ -132,22 +137,18 @@ fn parse_entry(name: &str, v: &Value, path: &Path) -> Result<Entry, ApiError> {
     Ok(e)
 }
 
-async fn resources_metrics_measures(
-    req: HttpRequest,
-    caller: Caller,
-    state: web::Data<AppState>,
-    payload: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let create = Query::of(&req).bool("create_metrics", false)?;
-    let body = body::json(&req, &payload)?;
+/// A `/v1/batch/resources/metrics/measures` body: (stored id, id as given, entries), in body
+/// order; resource ids are transformed with `creator`.
+pub(crate) fn parse_resources_body(
+    body: &Value,
+    creator: &str,
+) -> Result<Vec<(Uuid, String, Vec<Entry>)>, ApiError> {
     let root = Path::root();
-    let m = validate::object(&body, &root)?;
-    // (stored id, id as given, entries), in body order.
-    let mut resources: Vec<(Uuid, String, Vec<Entry>)> = Vec::with_capacity(m.len());
+    let m = validate::object(body, &root)?;
+    let mut resources = Vec::with_capacity(m.len());
     for (rid, metrics) in m {
         let p = root.key(rid);
-        let id =
-            transform(rid, Some(&caller.creator)).map_err(|e| Invalid::value(e.message(), &p))?;
+        let id = transform(rid, Some(creator)).map_err(|e| Invalid::value(e.message(), &p))?;
         let metrics = validate::object(metrics, &p)?;
         let mut entries = Vec::with_capacity(metrics.len());
         for (name, v) in metrics {
@@ -155,6 +156,17 @@ async fn resources_metrics_measures(
         }
         resources.push((id, rid.clone(), entries));
     }
+    Ok(resources)
+}
+
+async fn resources_metrics_measures(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    payload: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let create = Query::of(&req).bool("create_metrics", false)?;
+    let resources = parse_resources_body(&body::json(&req, &payload)?, &caller.creator)?;
     if resources.iter().all(|(_, _, e)| e.is_empty()) {
         return Ok(HttpResponse::Accepted()
             .insert_header((header::CONTENT_LENGTH, 0))

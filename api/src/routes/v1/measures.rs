@@ -153,7 +153,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for FastMeasure<'a> {
 /// Parses the common measures body without building a JSON tree per measure; `None` when the
 /// body has any other shape (escaped strings, string values, errors), which the general path
 /// then handles with its exact messages.
-fn parse_measures_fast(payload: &[u8]) -> Option<Result<Vec<Measure>, ApiError>> {
+pub(crate) fn parse_measures_fast(payload: &[u8]) -> Option<Result<Vec<Measure>, ApiError>> {
     let items: Vec<FastMeasure<'_>> = serde_json::from_slice(payload).ok()?;
     let inputs = items.iter().map(|m| match m.timestamp {
         FastTimestamp::Number(n) => TimeInput::Number(n),
