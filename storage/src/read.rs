@@ -70,17 +70,15 @@ pub async fn read_measures(
     let mut jobs = Vec::with_capacity(items.len());
     for item in items {
         let g = item.granularity_ns;
-        let lo = query.start_ns.map(|s| split_key(s, g));
-        let hi = query.stop_ns.map(|s| split_key(s, g));
-        let mut keys: Vec<SplitKey> = storage
-            .list_splits(metric, query.method, g)
-            .await?
-            .into_iter()
-            .filter(|k| {
-                lo.is_none_or(|lo| k.start_ns >= lo) && hi.is_none_or(|hi| k.start_ns <= hi)
-            })
-            .collect();
-        keys.sort_unstable();
+        let keys = window_keys(
+            storage,
+            metric,
+            query.method,
+            g,
+            query.start_ns,
+            query.stop_ns,
+        )
+        .await?;
         let bytes = if keys.is_empty() {
             Vec::new()
         } else {
@@ -100,6 +98,50 @@ pub async fn read_measures(
     .context(BlockingTaskSnafu {
         op: "read measures",
     })
+}
+
+/// The keys of `metric`'s `method` splits at `g` that overlap `[start_ns, stop_ns)`, ascending.
+async fn window_keys(
+    storage: &dyn AggregateStorage,
+    metric: Uuid,
+    method: AggregationMethod,
+    g: i64,
+    start_ns: Option<i64>,
+    stop_ns: Option<i64>,
+) -> Result<Vec<SplitKey>> {
+    let lo = start_ns.map(|s| split_key(s, g));
+    let hi = stop_ns.map(|s| split_key(s, g));
+    let mut keys: Vec<SplitKey> = storage
+        .list_splits(metric, method, g)
+        .await?
+        .into_iter()
+        .filter(|k| lo.is_none_or(|lo| k.start_ns >= lo) && hi.is_none_or(|hi| k.start_ns <= hi))
+        .collect();
+    keys.sort_unstable();
+    Ok(keys)
+}
+
+/// The splits `keys` (ascending) of granularity `g`, decoded and concatenated; a missing split
+/// is skipped and an undecodable one is logged and read as empty.
+fn concat_splits(metric: Uuid, g: i64, keys: &[SplitKey], bytes: Vec<Option<Vec<u8>>>) -> Series {
+    let mut s = Series::default();
+    for (key, b) in keys.iter().zip(bytes) {
+        let Some(b) = b else { continue };
+        let Some(part) = decode_split(&b, key.start_ns, g) else {
+            warn!(metric_id = %metric, method = %key.method, granularity_ns = g,
+                split_key_ns = key.start_ns, "Undecodable split read as empty.");
+            continue;
+        };
+        if s.last_ts()
+            .is_none_or(|l| part.first_ts().is_none_or(|f| f > l))
+        {
+            s.ts.extend_from_slice(&part.ts);
+            s.values.extend_from_slice(&part.values);
+        } else {
+            s = s.merge(&part);
+        }
+    }
+    s
 }
 
 /// Validates the query against the policy and returns the items to read, coarsest first.
@@ -156,23 +198,7 @@ fn render(
     out: &mut Vec<AggregatedPoint>,
 ) {
     let g = item.granularity_ns;
-    let mut s = Series::default();
-    for (key, b) in keys.iter().zip(bytes) {
-        let Some(b) = b else { continue };
-        let Some(part) = decode_split(&b, key.start_ns, g) else {
-            warn!(metric_id = %metric, method = %key.method, granularity_ns = g,
-                split_key_ns = key.start_ns, "Undecodable split read as empty.");
-            continue;
-        };
-        if s.last_ts()
-            .is_none_or(|l| part.first_ts().is_none_or(|f| f > l))
-        {
-            s.ts.extend_from_slice(&part.ts);
-            s.values.extend_from_slice(&part.values);
-        } else {
-            s = s.merge(&part);
-        }
-    }
+    let mut s = concat_splits(metric, g, keys, bytes);
     s.truncate_to_timespan(item.timespan_ns());
     let label = match query.resample_ns {
         Some(r) => {

@@ -32,13 +32,20 @@ async fn setup() -> (Env, String, String, String) {
             .zip(values)
             .map(|(t, v)| json!({"timestamp": format!("2015-03-06T{t}"), "value": v}))
             .collect();
-        let path = format!("/v1/metric/{id}/measures");
-        let r = env.json("POST", &path, FOOBAR, Value::Array(body)).await;
-        assert_eq!(r.status, 202, "{}", r.text);
-        let r = env.get(&format!("{path}?refresh=true"), FOOBAR).await;
-        assert_eq!(r.status, 200, "{}", r.text);
+        post_processed(&env, id, body).await;
     }
     (env, m1, m2, m3)
+}
+
+/// Posts `measures` to metric `id` (202) and has them processed (`refresh=true`, 200).
+async fn post_processed(env: &Env, id: &str, measures: Vec<Value>) {
+    let path = format!("/v1/metric/{id}/measures");
+    let r = env
+        .json("POST", &path, FOOBAR, Value::Array(measures))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let r = env.get(&format!("{path}?refresh=true"), FOOBAR).await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }
 
 async fn aggregates(env: &Env, qs: &str, operations: Value) -> crate::common::Resp {
@@ -867,11 +874,7 @@ async fn long_window(slice_points: usize) -> (Env, String, String) {
             .filter(|i| i % skip != 1)
             .map(|i| json!({"timestamp": base + i, "value": (i % 97) as f64 - 40.0}))
             .collect();
-        let path = format!("/v1/metric/{id}/measures");
-        let r = env.json("POST", &path, FOOBAR, Value::Array(body)).await;
-        assert_eq!(r.status, 202, "{}", r.text);
-        let r = env.get(&format!("{path}?refresh=true"), FOOBAR).await;
-        assert_eq!(r.status, 200, "{}", r.text);
+        post_processed(&env, id, body).await;
     }
     (env, a, b)
 }

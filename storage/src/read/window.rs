@@ -5,10 +5,9 @@
 
 use gnocchi_core::{AggregationMethod, ArchivePolicy};
 use snafu::ResultExt;
-use tracing::warn;
 use uuid::Uuid;
 
-use crate::engine::{decode_split, floor_to, split_key, Series};
+use crate::engine::{decode_split, floor_to};
 use crate::error::{BlockingTaskSnafu, GranularityNotInPolicySnafu};
 use crate::{AggregateStorage, AggregatedPoint, Result, SplitKey};
 
@@ -51,17 +50,7 @@ impl WindowReader {
                 }
                 .build()
             })?;
-        let lo = start_ns.map(|s| split_key(s, g));
-        let hi = stop_ns.map(|s| split_key(s, g));
-        let mut keys: Vec<SplitKey> = storage
-            .list_splits(metric, method, g)
-            .await?
-            .into_iter()
-            .filter(|k| {
-                lo.is_none_or(|lo| k.start_ns >= lo) && hi.is_none_or(|hi| k.start_ns <= hi)
-            })
-            .collect();
-        keys.sort_unstable();
+        let keys = super::window_keys(storage, metric, method, g, start_ns, stop_ns).await?;
         Ok(WindowReader {
             metric,
             granularity_ns: g,
@@ -147,23 +136,7 @@ impl WindowReader {
         let bytes = storage.read_splits(self.metric, &keys).await?;
         let (metric, g, stop) = (self.metric, self.granularity_ns, self.stop_ns);
         tokio::task::spawn_blocking(move || {
-            let mut s = Series::default();
-            for (key, b) in keys.iter().zip(bytes) {
-                let Some(b) = b else { continue };
-                let Some(part) = decode_split(&b, key.start_ns, g) else {
-                    warn!(metric_id = %metric, method = %key.method, granularity_ns = g,
-                        split_key_ns = key.start_ns, "Undecodable split read as empty.");
-                    continue;
-                };
-                if s.last_ts()
-                    .is_none_or(|l| part.first_ts().is_none_or(|f| f > l))
-                {
-                    s.ts.extend_from_slice(&part.ts);
-                    s.values.extend_from_slice(&part.values);
-                } else {
-                    s = s.merge(&part);
-                }
-            }
+            let mut s = super::concat_splits(metric, g, &keys, bytes);
             s.truncate_to_timespan(timespan);
             s.retain_range(lo, stop);
             s.ts.iter()
