@@ -20,10 +20,9 @@
 //! Durability: a call puts each batch in place with a rename (never a torn file for a reader or
 //! a killed process) and then waits for one `syncfs` round shared with every concurrent call
 //! (`group_sync`), so a 100-metric request costs a share of one filesystem sync instead of 300
-//! fsyncs. A
-//! machine crash can leave a batch of a call that had not returned truncated or empty: such a
-//! batch was never acknowledged to its client, and a length that is not whole records is
-//! quarantined by the reader.
+//! fsyncs. A machine crash can leave a batch of a call that had not returned truncated or
+//! empty: such a batch was never acknowledged to its client, and a length that is not whole
+//! records is quarantined by the reader.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
