@@ -34,6 +34,7 @@ async fn expunge_deleted_metrics(metricd: &Metricd) {
     let sacks = metricd.incoming.sacks();
     for metric in deleted {
         // Never expunge under a sack pass in progress; a locked sack waits for the next run.
+        // The sack stays held until the discarded batches are committed.
         let sack = sack_of(metric.id, sacks);
         let lock = match metricd.incoming.lock_sack(sack, false).await {
             Ok(Some(lock)) => lock,
@@ -43,7 +44,6 @@ async fn expunge_deleted_metrics(metricd: &Metricd) {
                 continue;
             }
         };
-        drop(lock);
         let id = metric.id;
         let result = async {
             metricd
@@ -51,6 +51,12 @@ async fn expunge_deleted_metrics(metricd: &Metricd) {
                 .delete_metric(id)
                 .await
                 .map_err(|e| e.to_string())?;
+            metricd
+                .incoming
+                .commit_sack(sack)
+                .await
+                .map_err(|e| e.to_string())?;
+            drop(lock);
             metricd
                 .storage
                 .delete_metric(id)

@@ -36,6 +36,9 @@ pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
         // The sacks in hand are finished, also on shutdown (their batches are acknowledged
         // only after their aggregates are durable either way).
         while in_flight.join_next().await.is_some() {}
+        if let Err(e) = metricd.incoming.tidy().await {
+            warn!(error = %e, "Cannot reclaim the space of processed batches.");
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(metricd.settings.processing_delay) => {}
@@ -111,6 +114,10 @@ pub async fn process_sack(metricd: &Metricd, sack: u32) {
     }
     while let Some(done) = in_flight.join_next().await {
         collect(Some(done), &mut processed);
+    }
+    // Before the lock drops: other processes then see this pass's acks.
+    if let Err(e) = metricd.incoming.commit_sack(sack).await {
+        warn!(error = %e, "Cannot record the sack's processed batches; they will be processed again.");
     }
     if !processed.is_empty() {
         if let Err(e) = metricd.indexer.mark_metrics_processed(&processed).await {

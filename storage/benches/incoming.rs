@@ -3,11 +3,11 @@
 //! store created as the storage tests create one (`FileIncoming::upgrade` then `open`, 128
 //! sacks), plus `encode_batch` / `decode_batch` of 1440 measures (pure CPU).
 //!
-//! The append benches measure the real filesystem: every batch is written to a temporary file
-//! and renamed into its sack, then the call waits for a `syncfs` round shared with concurrent
+//! The append benches measure the real filesystem: each call's batches are written as one pack
+//! file, renamed into place, then the call waits for a `syncfs` round shared with concurrent
 //! calls. Results therefore depend on the disk and filesystem under the system temp directory
-//! (`TMPDIR`), not only on the code. The batches of each iteration are deleted again
-//! (`delete_metric`, untimed) so the sack directories do not grow across iterations.
+//! (`TMPDIR`), not only on the code. The batches of each iteration are discarded again
+//! (`delete_metric`, `commit_sack`, `tidy`; untimed) so the packs do not pile up.
 //!
 //! `cargo bench -p gnocchi-storage --bench incoming -- --warm-up-time 1 --measurement-time 3`
 
@@ -63,6 +63,10 @@ fn add_measures(c: &mut Criterion) {
                         for (metric, _) in batches {
                             incoming.delete_metric(*metric).await.unwrap();
                         }
+                        for sack in 0..DEFAULT_SACKS {
+                            incoming.commit_sack(sack).await.unwrap();
+                        }
+                        incoming.tidy().await.unwrap();
                     });
                 }
                 total

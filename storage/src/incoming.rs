@@ -107,8 +107,12 @@ impl std::fmt::Debug for SackLock {
 ///
 /// Usage by metricd (engine.md §5.4): `lock_sack(s, false)`; for each metric of
 /// `metrics_with_measures(s)`, `read_measures`, process, write the aggregates durably, then `ack`
-/// with the `PendingBatches` read; drop the lock. A batch added after `read_measures` survives the
-/// `ack` and is seen by the next pass.
+/// with the `PendingBatches` read; `commit_sack(s)`; drop the lock. A batch added after
+/// `read_measures` survives the `ack` and is seen by the next pass. Between scans, `tidy`.
+///
+/// An `ack` or `delete_metric` takes effect at once for this handle, and for other processes
+/// once `commit_sack` returned: acks not committed when a process dies are lost, and their
+/// batches processed again.
 #[async_trait]
 pub trait Incoming: Send + Sync {
     /// The number of sacks recorded in the store.
@@ -139,8 +143,21 @@ pub trait Incoming: Send + Sync {
     /// Batches added since `pending` was read stay.
     async fn ack(&self, metric: Uuid, pending: &PendingBatches) -> Result<()>;
 
-    /// Deletes all pending batches of a deleted metric.
+    /// Deletes all pending batches of a deleted metric. The caller holds the metric's sack and
+    /// commits it.
     async fn delete_metric(&self, metric: Uuid) -> Result<()>;
+
+    /// Makes this handle's acks and deletions in `sack` visible to every process. The caller
+    /// holds the sack lock. Drivers whose `ack` already did so do nothing.
+    async fn commit_sack(&self, _sack: u32) -> Result<()> {
+        Ok(())
+    }
+
+    /// Reclaims the space of batches every process has seen acknowledged; returns how many
+    /// storage objects were removed. Needs no lock; metricd calls it between scans.
+    async fn tidy(&self) -> Result<usize> {
+        Ok(0)
+    }
 
     /// Takes the cross-process lock of `sack`, waiting for it; `None` if `wait` is false and
     /// another holder (process, or another call in this process) has it.

@@ -1,29 +1,36 @@
-//! The file incoming driver: one directory per sack, one directory per metric, one file per
-//! batch, and one advisory-locked file per sack.
+//! The file incoming driver: one pack file per `add_measures` call, one consumed file and one
+//! advisory-locked file per sack.
 //!
 //! Layout under the base path (ours, not Gnocchi's; see engine.md §4.6 for theirs):
 //!
 //! ```text
-//! gnocchi-rs-incoming.json                    {"format": 1, "sacks": S}, written last by upgrade
-//! tmp/                                        temporary files of write_atomic (shared with the
-//!                                             file aggregate store when the base paths match)
-//! locks/incoming<S>-<n>.lock                  flock(2)-ed while a process holds sack n
-//! incoming<S>-<n>/<metric uuid>/<ns>_<uuid4>  one batch: 16-byte LE records (engine.md §3.1)
-//! incoming<S>-<n>/<metric uuid>/<uuid>.tmp    a batch being written, renamed within the
-//!                                             directory (no cross-directory rename lock)
-//! quarantine/<metric uuid>_<batch>            batches found truncated, moved aside
+//! gnocchi-rs-incoming.json        {"format": 2, "sacks": S}, written last by upgrade
+//! tmp/                            temporary files of write_atomic (shared with the file
+//!                                 aggregate store when the base paths match)
+//! locks/incoming<S>-<n>.lock      flock(2)-ed while a process holds sack n
+//! packs/<ns>_<uuid4>              the batches of one call (packs.rs, pack.rs)
+//! consumed/incoming<S>-<n>        what sack n has consumed of the packs (consumed.rs)
+//! quarantine/                     batches and packs found torn, moved aside
+//! incoming<S>-<n>/<metric>/<ns>_<uuid4>
+//!                                 one batch of format 1 (16-byte LE records): still read and
+//!                                 acknowledged, never written
 //! ```
 //!
-//! `<ns>` is the 20-digit wall-clock time of the write, so that a directory listing sorted by
-//! name gives the batches in arrival order; the uuid makes the name unique.
+//! `<ns>` is the 20-digit wall-clock time of the write, so that a listing sorted by name gives
+//! the batches in arrival order; the uuid makes the name unique.
 //!
-//! Durability: a call puts each batch in place with a rename (never a torn file for a reader or
-//! a killed process) and then waits for one `syncfs` round shared with every concurrent call
-//! (`group_sync`), so a 100-metric request costs a share of one filesystem sync instead of 300
-//! fsyncs. A machine crash can leave a batch of a call that had not returned truncated or
-//! empty: such a batch was never acknowledged to its client, and a length that is not whole
-//! records is quarantined by the reader.
+//! Durability: a call puts its pack in place with a rename (never a torn file for a reader or a
+//! killed process) and then waits for one `syncfs` round shared with every concurrent call
+//! (`group_sync`), so a request costs one file creation and a share of one filesystem sync. A
+//! machine crash can leave a pack of a call that had not returned truncated: it was never
+//! acknowledged to its client, and a pack whose length does not match its header is
+//! quarantined by the reader.
 
+mod consumed;
+mod pack;
+mod packs;
+
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -38,24 +45,24 @@ use snafu::{ensure, OptionExt, ResultExt};
 use tracing::warn;
 use uuid::Uuid;
 
-use super::{decode_batch, encode_batch, sack_name, sack_of, Incoming, PendingBatches, SackLock};
+use self::packs::{Packs, TOKEN_PREFIX};
+use super::{decode_batch, sack_name, sack_of, Incoming, PendingBatches, SackLock};
 use super::{MAX_SACKS, MEASURE_BYTES};
-use crate::atomic::{blocking, create_dir_durable, io_at, place_file, sweep_tmp, write_atomic};
-use crate::error::{BlockingTaskSnafu, SackOutOfRangeSnafu};
+use crate::atomic::{blocking, create_dir_durable, io_at, sweep_tmp, write_atomic};
+use crate::error::SackOutOfRangeSnafu;
 use crate::error::{CorruptConfigSnafu, InvalidLayoutSnafu, NotInitialisedSnafu};
 use crate::group_sync::GroupSync;
 use crate::Result;
 
 /// Name of the file recording the layout.
 const CONFIG_FILE: &str = "gnocchi-rs-incoming.json";
-/// Version of this layout, recorded in the configuration.
-const FORMAT: u32 = 1;
+/// Version of this layout, recorded in the configuration: 2 writes packs; 1 wrote one file per
+/// batch, which this version still drains.
+const FORMAT: u32 = 2;
 /// Temporary files older than this are leftovers of a killed process.
 const STALE_TMP_AGE: Duration = Duration::from_secs(3600);
-/// How often a write retries when a concurrent `ack` removed the metric directory under it.
+/// How often removing a metric's format-1 batches retries when one arrives meanwhile.
 const RACE_RETRIES: usize = 8;
-/// Threads one `add_measures` call writes its batches on: file creation is system-call bound.
-const MAX_WRITE_THREADS: usize = 4;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Config {
@@ -78,6 +85,7 @@ struct Layout {
     locks: PathBuf,
     quarantine: PathBuf,
     sacks: u32,
+    packs: Arc<Packs>,
 }
 
 impl FileIncoming {
@@ -90,9 +98,22 @@ impl FileIncoming {
             store: "incoming",
             path: base.display().to_string(),
         })?;
+        ensure!(
+            config.format == FORMAT,
+            InvalidLayoutSnafu {
+                what: "incoming layout format (run gnocchi-upgrade)",
+                value: i64::from(config.format),
+                expected: "2",
+            }
+        );
         let layout = Layout::new(base, config.sacks)?;
-        if let Err(error) = sweep_tmp(&layout.tmp, STALE_TMP_AGE) {
-            warn!(path = %layout.tmp.display(), %error, "Could not sweep temporary files.");
+        for dir in [&layout.tmp, layout.packs.dir()] {
+            match sweep_tmp(dir, STALE_TMP_AGE) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    warn!(path = %dir.display(), error = %e, "Could not sweep temporary files.");
+                }
+                _ => {}
+            }
         }
         Ok(Self {
             inner: Arc::new(layout),
@@ -114,16 +135,17 @@ impl FileIncoming {
         let base = basepath.as_ref();
         let existing = read_config(base)?;
         let sacks = existing.as_ref().map_or(sacks, |c| c.sacks);
+        // Format 1 becomes 2 in place: its batch files stay where readers still look.
         create_dir_durable(base).with_context(io_at("create directory", base))?;
         let layout = Layout::new(base.to_path_buf(), sacks)?;
         for dir in [&layout.tmp, &layout.locks] {
             create_dir_durable(dir).with_context(io_at("create directory", dir))?;
         }
-        for sack in 0..sacks {
-            let dir = layout.sack_dir(sack);
-            create_dir_durable(&dir).with_context(io_at("create sack directory", &dir))?;
-        }
-        if existing.is_none() {
+        layout
+            .packs
+            .create_dirs()
+            .with_context(io_at("create pack directories", base))?;
+        if existing.as_ref().is_none_or(|c| c.format < FORMAT) {
             let path = base.join(CONFIG_FILE);
             let bytes = serde_json::to_vec(&Config {
                 format: FORMAT,
@@ -156,11 +178,11 @@ fn read_config(base: &Path) -> Result<Option<Config>> {
         path: path.display().to_string(),
     })?;
     ensure!(
-        config.format == FORMAT,
+        (1..=FORMAT).contains(&config.format),
         InvalidLayoutSnafu {
             what: "incoming layout format",
             value: i64::from(config.format),
-            expected: "1",
+            expected: "1 or 2",
         }
     );
     ensure!(
@@ -183,6 +205,7 @@ impl Layout {
             tmp: base.join("tmp"),
             locks: base.join("locks"),
             quarantine: base.join("quarantine"),
+            packs: Arc::new(Packs::new(&base, sacks)),
             base,
             sacks,
         })
@@ -208,45 +231,20 @@ impl Layout {
         Ok(())
     }
 
-    /// Puts one batch in place under a fresh name (durable after the next `sync` round),
-    /// retrying when a concurrent `ack` removed the (empty) metric directory in between.
-    fn place_batch(&self, metric: Uuid, bytes: &[u8]) -> Result<()> {
-        let dir = self.metric_dir(metric);
-        let path = dir.join(batch_name());
-        let mut attempt = 0;
-        loop {
-            // The sync round that follows makes the new directory entries durable too.
-            let placed = fs::create_dir_all(&dir)
-                .map_err(|e| (e, "create metric directory"))
-                .and_then(|()| place_file(&dir, &path, bytes).map_err(|e| (e, "write batch")));
-            match placed {
-                Ok(()) => return Ok(()),
-                // The directory vanished in between: an `ack` emptied it. `create_dir_all`
-                // reports that as AlreadyExists, creating the temporary file as NotFound;
-                // nothing was renamed in. Once the temporary exists the directory stays.
-                Err((e, _))
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::NotFound | io::ErrorKind::AlreadyExists
-                    ) && attempt < RACE_RETRIES =>
-                {
-                    attempt += 1;
-                }
-                Err((e, op)) => return Err(e).with_context(io_at(op, &path)),
-            }
-        }
+    fn sack_backlog(&self, sack: u32) -> Result<Vec<(Uuid, u64)>> {
+        let packed = self.packs.sack_backlog(sack)?;
+        self.with_format_1(sack, packed)
     }
 
-    fn sack_backlog(&self, sack: u32) -> Result<Vec<(Uuid, u64)>> {
-        let dir = self.sack_dir(sack);
-        let mut out = Vec::new();
-        for (metric, metric_dir) in list_metrics(&dir)? {
+    /// Adds the format-1 batches of `sack` to the pending counts of its packs.
+    fn with_format_1(&self, sack: u32, mut counts: HashMap<Uuid, u64>) -> Result<Vec<(Uuid, u64)>> {
+        for (metric, metric_dir) in list_metrics(&self.sack_dir(sack))? {
             let n = list_batches(&metric_dir)?.len() as u64;
             if n > 0 {
-                out.push((metric, n));
+                *counts.entry(metric).or_insert(0) += n;
             }
         }
-        Ok(out)
+        Ok(counts.into_iter().collect())
     }
 
     fn read_measures(&self, metric: Uuid) -> Result<PendingBatches> {
@@ -266,6 +264,7 @@ impl Layout {
                 self.quarantine(metric, &name, &path, &bytes)?;
             }
         }
+        self.packs.read(metric, &mut pending)?;
         Ok(pending)
     }
 
@@ -288,8 +287,16 @@ impl Layout {
     }
 
     fn ack(&self, metric: Uuid, token: &[String]) -> Result<()> {
+        let packed: Vec<&str> = token
+            .iter()
+            .filter_map(|t| t.strip_prefix(TOKEN_PREFIX))
+            .collect();
+        self.packs.ack(metric, &packed);
+        if packed.len() == token.len() {
+            return Ok(());
+        }
         let dir = self.metric_dir(metric);
-        for name in token {
+        for name in token.iter().filter(|t| !t.starts_with(TOKEN_PREFIX)) {
             if !is_batch_name(name) {
                 warn!(%metric, batch = %name, "Ignored an invalid batch name in an ack token.");
                 continue;
@@ -304,6 +311,7 @@ impl Layout {
     }
 
     fn delete_metric(&self, metric: Uuid) -> Result<()> {
+        self.packs.delete_metric(metric)?;
         let dir = self.metric_dir(metric);
         let mut attempt = 0;
         loop {
@@ -343,15 +351,13 @@ impl Layout {
         }
     }
 
-    fn backlog(&self) -> Result<(u64, u64)> {
-        let (mut metrics, mut batches) = (0, 0);
-        for sack in 0..self.sacks {
-            for (_, n) in self.sack_backlog(sack)? {
-                metrics += 1;
-                batches += n;
-            }
+    /// Every metric with pending batches and its batch count, over all sacks.
+    fn measures_to_process(&self) -> Result<Vec<(Uuid, u64)>> {
+        let mut out = Vec::new();
+        for (sack, packed) in (0..self.sacks).zip(self.packs.backlog()?) {
+            out.extend(self.with_format_1(sack, packed)?);
         }
-        Ok((metrics, batches))
+        Ok(out)
     }
 
     fn check(&self) -> Result<()> {
@@ -374,6 +380,20 @@ impl Layout {
         File::create(&probe).with_context(io_at("create probe file", &probe))?;
         remove_file_if_exists(&probe).with_context(io_at("remove probe file", &probe))?;
         Ok(())
+    }
+}
+
+/// A sack lock of this driver: the flocked file, and the sack's cached records, dropped with it.
+struct HeldSack {
+    /// Closing the file releases the flock.
+    _file: File,
+    packs: Arc<Packs>,
+    sack: u32,
+}
+
+impl Drop for HeldSack {
+    fn drop(&mut self) {
+        self.packs.release(self.sack);
     }
 }
 
@@ -456,51 +476,19 @@ impl Incoming for FileIncoming {
     }
 
     async fn add_measures(&self, batches: &[(Uuid, Vec<Measure>)]) -> Result<()> {
-        let encoded: Vec<(Uuid, Vec<u8>)> = batches
-            .iter()
-            .filter(|(_, ms)| !ms.is_empty())
-            .map(|(m, ms)| (*m, encode_batch(ms)))
-            .collect();
-        if encoded.is_empty() {
+        let Some(pack) = self.inner.packs.encode(batches)? else {
             return Ok(());
-        }
-        // The batches are placed on a few blocking threads (file creation is system calls),
-        // then one filesystem sync, shared with concurrent calls, makes them all durable.
-        // Every batch is attempted; the first error wins.
-        let encoded = Arc::new(encoded);
-        let lanes = encoded.len().min(MAX_WRITE_THREADS);
-        let writers: Vec<_> = (0..lanes)
-            .map(|lane| {
-                let (inner, encoded) = (Arc::clone(&self.inner), Arc::clone(&encoded));
-                // Spawned here, not on first poll, so that the lanes run at the same time.
-                tokio::task::spawn_blocking(move || {
-                    encoded
-                        .iter()
-                        .skip(lane)
-                        .step_by(lanes)
-                        .try_for_each(|(metric, bytes)| inner.place_batch(*metric, bytes))
-                })
-            })
-            .collect();
-        let mut result = Ok(());
-        for writer in writers {
-            let outcome = writer
-                .await
-                .context(BlockingTaskSnafu { op: "add measures" });
-            if result.is_ok() {
-                result = outcome.and_then(|r| r);
-            }
-        }
-        // Synced even after a failure: the batches placed are visible to metricd either way.
+        };
         let inner = Arc::clone(&self.inner);
-        let synced = blocking("sync incoming", move || {
+        blocking("add measures", move || {
+            inner.packs.place(&pack)?;
+            // One filesystem sync, shared with concurrent calls, makes the pack durable.
             inner
                 .sync
                 .sync()
-                .with_context(io_at("sync incoming batches", &inner.base))
+                .with_context(io_at("sync incoming pack", &inner.base))
         })
-        .await;
-        result.and(synced)
+        .await
     }
 
     async fn sack_backlog(&self, sack: u32) -> Result<Vec<(Uuid, u64)>> {
@@ -531,25 +519,30 @@ impl Incoming for FileIncoming {
     async fn lock_sack(&self, sack: u32, wait: bool) -> Result<Option<SackLock>> {
         let inner = Arc::clone(&self.inner);
         let file = blocking("lock sack", move || inner.lock_sack(sack, wait)).await?;
-        // Closing the file (dropping the guard) releases the flock.
-        Ok(file.map(|f| SackLock::new(Box::new(f))))
+        Ok(file.map(|file| {
+            self.inner.packs.hold(sack);
+            SackLock::new(Box::new(HeldSack {
+                _file: file,
+                packs: Arc::clone(&self.inner.packs),
+                sack,
+            }))
+        }))
+    }
+
+    async fn commit_sack(&self, sack: u32) -> Result<()> {
+        self.inner.check_sack(sack)?;
+        let inner = Arc::clone(&self.inner);
+        blocking("commit sack", move || inner.packs.commit(sack)).await
+    }
+
+    async fn tidy(&self) -> Result<usize> {
+        let inner = Arc::clone(&self.inner);
+        blocking("delete consumed packs", move || inner.packs.tidy()).await
     }
 
     async fn measures_to_process(&self) -> Result<Vec<(Uuid, u64)>> {
         let inner = Arc::clone(&self.inner);
-        blocking("list backlog", move || {
-            let mut out = Vec::new();
-            for sack in 0..inner.sacks {
-                out.extend(inner.sack_backlog(sack)?);
-            }
-            Ok(out)
-        })
-        .await
-    }
-
-    async fn backlog(&self) -> Result<(u64, u64)> {
-        let inner = Arc::clone(&self.inner);
-        blocking("count backlog", move || inner.backlog()).await
+        blocking("list backlog", move || inner.measures_to_process()).await
     }
 
     async fn check(&self) -> Result<()> {
@@ -566,6 +559,15 @@ mod tests {
     use gnocchi_core::ErrorKind;
 
     use super::*;
+    use crate::incoming::encode_batch;
+
+    /// Writes a file as a crash or an older version would have left it.
+    fn plant(path: impl AsRef<Path>, bytes: impl AsRef<[u8]>) {
+        File::create(path)
+            .unwrap()
+            .write_all(bytes.as_ref())
+            .unwrap();
+    }
 
     async fn fixture() -> (tempfile::TempDir, Arc<dyn Incoming>) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -781,56 +783,162 @@ mod tests {
         assert!(second.lock_sack(0, false).await.unwrap().is_some());
     }
 
-    /// A batch that is not a whole number of records (engine.md §5.8) is skipped, moved to the
-    /// quarantine directory and no longer counted; the metric's valid batches are read.
+    /// A pack's sack-order layout, metric by metric: the batches of a 100-metric call come back
+    /// per metric from one file, and the call wrote exactly one pack.
     #[tokio::test]
-    async fn truncated_batch_is_quarantined_not_fatal() {
+    async fn one_call_writes_one_pack() {
+        let (dir, incoming) = open_store(8);
+        let batches: Vec<(Uuid, Vec<Measure>)> = (0..100u128)
+            .map(|i| {
+                let ms = (0..10)
+                    .map(|k| Measure::new(k, (i * 10) as f64 + k as f64))
+                    .collect();
+                (Uuid::from_u128(0xabc0_0000 + i * 13), ms)
+            })
+            .collect();
+        incoming.add_measures(&batches).await.unwrap();
+        assert_eq!(fs::read_dir(dir.path().join("packs")).unwrap().count(), 1);
+        assert_eq!(incoming.backlog().await.unwrap(), (100, 100));
+        for (metric, measures) in &batches {
+            let pending = incoming.read_measures(*metric).await.unwrap();
+            assert_eq!(&pending.measures, measures);
+            assert_eq!(pending.token.len(), 1);
+        }
+    }
+
+    /// Acks are this handle's until `commit_sack`: another open of the store (another process)
+    /// still sees the batches pending, as after a crash, and stops seeing them once committed.
+    /// `tidy` deletes a pack only once every sack in it has committed it.
+    #[tokio::test]
+    async fn acks_reach_other_processes_on_commit_and_tidy_waits_for_every_sack() {
+        let (dir, first) = open_store(4);
+        let second = FileIncoming::open(dir.path()).unwrap();
+        let (a, b) = (Uuid::from_u128(4), Uuid::from_u128(5)); // sacks 0 and 1
+        let batch = |v: f64| vec![Measure::new(1, v)];
+        first
+            .add_measures(&[(a, batch(1.0)), (b, batch(2.0))])
+            .await
+            .unwrap();
+        let lock = first.lock_sack(0, false).await.unwrap().unwrap();
+        let pending = first.read_measures(a).await.unwrap();
+        first.ack(a, &pending).await.unwrap();
+        assert!(first.read_measures(a).await.unwrap().is_empty());
+        assert_eq!(second.read_measures(a).await.unwrap().measures, batch(1.0));
+        assert_eq!(second.backlog().await.unwrap(), (2, 2));
+        first.commit_sack(0).await.unwrap();
+        drop(lock);
+        assert!(second.read_measures(a).await.unwrap().is_empty());
+        assert_eq!(second.backlog().await.unwrap(), (1, 1));
+
+        assert_eq!(
+            second.tidy().await.unwrap(),
+            0,
+            "sack 1 has not consumed it"
+        );
+        let pending = second.read_measures(b).await.unwrap();
+        second.ack(b, &pending).await.unwrap();
+        second.commit_sack(1).await.unwrap();
+        assert_eq!(first.backlog().await.unwrap(), (0, 0));
+        assert_eq!(first.tidy().await.unwrap(), 1);
+        assert_eq!(fs::read_dir(dir.path().join("packs")).unwrap().count(), 0);
+        // Later commits forget the deleted pack.
+        first.add_measures(&[(a, batch(3.0))]).await.unwrap();
+        let pending = first.read_measures(a).await.unwrap();
+        assert_eq!(pending.measures, batch(3.0));
+        first.ack(a, &pending).await.unwrap();
+        first.commit_sack(0).await.unwrap();
+        let consumed = fs::read_to_string(dir.path().join("consumed").join(sack_name(4, 0)));
+        assert_eq!(consumed.unwrap().lines().count(), 1);
+    }
+
+    /// A pack whose length does not match its header (a machine crash before the sync) is
+    /// moved to the quarantine directory; the other packs are read.
+    #[tokio::test]
+    async fn torn_pack_is_quarantined_not_fatal() {
         let (dir, incoming) = open_store(4);
         let metric = Uuid::new_v4();
         incoming
             .add_measures(&[(metric, vec![Measure::new(1, 1.0)])])
             .await
             .unwrap();
-        let metric_dir = incoming.inner.metric_dir(metric);
-        let name = "00000000000000000000_torn";
-        let mut torn = File::create(metric_dir.join(name)).unwrap();
-        torn.write_all(&[7; 17]).unwrap();
-        drop(torn);
-        assert_eq!(incoming.backlog().await.unwrap(), (1, 2));
+        let whole = fs::read_dir(dir.path().join("packs"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let bytes = fs::read(&whole).unwrap();
+        let torn = dir.path().join("packs").join("00000000000000000000_torn");
+        plant(&torn, &bytes[..bytes.len() - 3]);
 
         let pending = incoming.read_measures(metric).await.unwrap();
         assert_eq!(pending.measures, vec![Measure::new(1, 1.0)]);
-        assert_eq!(pending.token.len(), 1);
+        assert!(!torn.exists());
+        let kept = dir
+            .path()
+            .join("quarantine")
+            .join("pack_00000000000000000000_torn");
+        assert_eq!(fs::read(kept).unwrap(), bytes[..bytes.len() - 3]);
         assert_eq!(incoming.backlog().await.unwrap(), (1, 1));
+    }
+
+    /// A store of format 1 (one file per batch) is refused until upgraded; then its batches
+    /// are read with the new packs, a torn one is quarantined, and acks delete them.
+    #[tokio::test]
+    async fn format_1_store_is_upgraded_and_drained() {
+        let dir = tempfile::tempdir().unwrap();
+        let metric = Uuid::from_u128(0x77);
+        let metric_dir = dir
+            .path()
+            .join(sack_name(4, sack_of(metric, 4)))
+            .join(metric.hyphenated().to_string());
+        fs::create_dir_all(&metric_dir).unwrap();
+        plant(dir.path().join(CONFIG_FILE), r#"{"format":1,"sacks":4}"#);
+        let old = encode_batch(&[Measure::new(1, 1.0)]);
+        plant(metric_dir.join("00000000000000000001_a"), &old);
+        plant(metric_dir.join("00000000000000000002_torn"), [7; 17]);
+        // Temporary files are never batches.
+        plant(metric_dir.join("b2.tmp"), [0; 16]);
+        let err = FileIncoming::open(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+
+        assert_eq!(FileIncoming::upgrade(dir.path(), 128).unwrap(), 4);
+        let incoming = FileIncoming::open(dir.path()).unwrap();
+        assert_eq!(incoming.backlog().await.unwrap(), (1, 2));
+        incoming
+            .add_measures(&[(metric, vec![Measure::new(2, 2.0)])])
+            .await
+            .unwrap();
+        let pending = incoming.read_measures(metric).await.unwrap();
+        assert_eq!(
+            pending.measures,
+            vec![Measure::new(1, 1.0), Measure::new(2, 2.0)]
+        );
         let kept = fs::read(
             dir.path()
                 .join("quarantine")
-                .join(format!("{metric}_{name}")),
+                .join(format!("{metric}_00000000000000000002_torn")),
         );
         assert_eq!(kept.unwrap(), vec![7; 17]);
-
         incoming.ack(metric, &pending).await.unwrap();
+        incoming.commit_sack(sack_of(metric, 4)).await.unwrap();
         assert_eq!(incoming.backlog().await.unwrap(), (0, 0));
-        assert!(
-            !metric_dir.exists(),
-            "an emptied metric directory is removed"
-        );
+        assert!(!metric_dir.join("00000000000000000001_a").exists());
     }
 
-    /// A temporary file in a metric directory is never read as a batch; one left by a killed
-    /// writer long ago is removed, one being written now is kept.
+    /// A temporary pack is never read; one left by a killed writer long ago is removed when a
+    /// process opens the store, one being written now is kept.
     #[tokio::test]
-    async fn temporary_files_are_not_batches_and_stale_ones_go() {
-        let (_dir, incoming) = open_store(4);
+    async fn temporary_packs_are_not_read_and_stale_ones_go() {
+        let (dir, incoming) = open_store(4);
         let metric = Uuid::new_v4();
         incoming
             .add_measures(&[(metric, vec![Measure::new(1, 2.0)])])
             .await
             .unwrap();
-        let metric_dir = incoming.inner.metric_dir(metric);
-        let (stale, fresh) = (metric_dir.join("a1.tmp"), metric_dir.join("b2.tmp"));
+        let packs = dir.path().join("packs");
+        let (stale, fresh) = (packs.join("a1.tmp"), packs.join("b2.tmp"));
         for path in [&stale, &fresh] {
-            // 16 bytes: a whole record, which must still not be read.
             File::create(path).unwrap().write_all(&[0; 16]).unwrap();
         }
         let old = SystemTime::now() - STALE_TMP_AGE - Duration::from_secs(60);
@@ -842,6 +950,8 @@ mod tests {
             .unwrap();
         let pending = incoming.read_measures(metric).await.unwrap();
         assert_eq!(pending.measures, vec![Measure::new(1, 2.0)]);
+        let reopened = FileIncoming::open(dir.path()).unwrap();
+        assert_eq!(reopened.backlog().await.unwrap(), (1, 1));
         assert!(!stale.exists(), "stale temporary swept");
         assert!(fresh.exists(), "a write in progress is left alone");
     }
@@ -907,12 +1017,11 @@ mod tests {
         assert_eq!(FileIncoming::upgrade(dir.path(), 128).unwrap(), 16);
         let incoming = FileIncoming::open(dir.path()).unwrap();
         assert_eq!(incoming.sacks(), 16);
-        for sack in 0..16 {
-            assert!(dir.path().join(sack_name(16, sack)).is_dir());
+        for sub in ["packs", "consumed", "locks", "tmp"] {
+            assert!(dir.path().join(sub).is_dir(), "{sub}");
         }
-        assert!(!dir.path().join(sack_name(128, 0)).exists());
         let recorded = fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap();
-        assert_eq!(recorded, r#"{"format":1,"sacks":16}"#);
+        assert_eq!(recorded, r#"{"format":2,"sacks":16}"#);
     }
 
     #[tokio::test]

@@ -329,6 +329,7 @@ pub(crate) async fn refresh(state: &AppState, loaded: &LoadedMetric) -> Result<(
         id,
     )
     .await?;
+    state.incoming.commit_sack(sack).await?;
     drop(lock);
     if let Some(newest) = outcome.and_then(|o| o.newest_measure_ns) {
         state

@@ -1,0 +1,523 @@
+//! The packs of a file incoming store, and what each sack has consumed of them.
+//!
+//! ```text
+//! packs/<ns>_<uuid>          one pack per add_measures call (pack.rs), never modified
+//! packs/<uuid>.tmp           a pack being written, renamed within the directory
+//! consumed/incoming<S>-<n>   what sack n consumed (consumed.rs), rewritten by its lock holder
+//! ```
+//!
+//! An `ack` is recorded in memory; [`Packs::commit`] writes a sack's consumed file once per
+//! pass, and [`Packs::tidy`] deletes the packs every sack of theirs has consumed. A process
+//! killed between an ack and the commit leaves those batches pending: they are processed again,
+//! which re-adds measures already aggregated (engine.md §5.4 allows at-least-once).
+//!
+//! Each process keeps the headers of the live packs, its acks not yet committed, and, for the
+//! sacks it holds the lock of, their consumed files and records (dropped with the lock).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use gnocchi_core::Measure;
+use snafu::ResultExt;
+use tracing::warn;
+use uuid::Uuid;
+
+use super::consumed::Consumed;
+use super::pack::{self, Header, ParseError};
+use super::{batch_name, remove_file_if_exists};
+use crate::atomic::{create_dir_durable, io_at, place_file};
+use crate::error::InvalidLayoutSnafu;
+use crate::incoming::{decode_batch, sack_name, sack_of, PendingBatches, MEASURE_BYTES};
+use crate::Result;
+
+/// Prefix of the `PendingBatches` tokens that name a pack entry (file batch names have no `:`).
+pub(super) const TOKEN_PREFIX: &str = "pack:";
+/// Records kept in memory for the sacks this process holds, at most.
+const SLICE_CACHE_BYTES: usize = 64 << 20;
+/// Bytes read at once when a pack's header is read.
+const HEADER_READ: usize = 16 << 10;
+
+pub(super) struct Packs {
+    dir: PathBuf,
+    consumed_dir: PathBuf,
+    quarantine: PathBuf,
+    sacks: u32,
+    state: Mutex<State>,
+    /// Held while the records of a sack are loaded, so that the metrics of a sack processed at
+    /// the same time load each pack's slice once.
+    loading: Mutex<()>,
+}
+
+impl std::fmt::Debug for Packs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packs").field("dir", &self.dir).finish()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    headers: HashMap<Arc<str>, Arc<Header>>,
+    /// Consumed files of held sacks.
+    consumed: HashMap<u32, (Stamp, Arc<Consumed>)>,
+    /// Acks of this process not yet committed, per sack.
+    acked: HashMap<u32, Consumed>,
+    /// Sacks whose lock this process holds.
+    held: HashSet<u32>,
+    /// Records of held sacks: (sack, pack) → the sack's run of records in that pack.
+    slices: HashMap<(u32, Arc<str>), Arc<Vec<u8>>>,
+    slice_bytes: usize,
+}
+
+/// Identifies one version of a consumed file (each is a new inode renamed into place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    len: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+}
+
+/// The live packs, by name (arrival order).
+type Live = Vec<(Arc<str>, Arc<Header>)>;
+
+impl Packs {
+    pub fn new(base: &Path, sacks: u32) -> Self {
+        Self {
+            dir: base.join("packs"),
+            consumed_dir: base.join("consumed"),
+            quarantine: base.join("quarantine"),
+            sacks,
+            state: Mutex::default(),
+            loading: Mutex::new(()),
+        }
+    }
+
+    /// Creates the directories of the layout (`upgrade`).
+    pub fn create_dirs(&self) -> io::Result<()> {
+        create_dir_durable(&self.dir)?;
+        create_dir_durable(&self.consumed_dir)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is caches and facts; a panic elsewhere leaves it usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The pack of one call's batches; `None` when they are all empty.
+    pub fn encode(&self, batches: &[(Uuid, Vec<Measure>)]) -> Result<Option<Vec<u8>>> {
+        pack::encode(batches, self.sacks).map_err(|()| {
+            InvalidLayoutSnafu {
+                what: "measures in one call",
+                value: i64::MAX,
+                expected: "at most 4294967295",
+            }
+            .build()
+        })
+    }
+
+    /// Puts a pack in place under a fresh name; durable after the next sync round.
+    pub fn place(&self, pack: &[u8]) -> Result<()> {
+        let path = self.dir.join(batch_name());
+        place_file(&self.dir, &path, pack).with_context(io_at("write pack", &path))
+    }
+
+    /// The live packs, refreshing the header cache from a listing of the directory.
+    fn live(&self) -> Result<Live> {
+        let mut names = list_packs(&self.dir)?;
+        names.sort_unstable();
+        let missing: Vec<String> = {
+            let state = self.lock();
+            names
+                .iter()
+                .filter(|n| !state.headers.contains_key(n.as_str()))
+                .cloned()
+                .collect()
+        };
+        let mut loaded = Vec::with_capacity(missing.len());
+        for name in missing {
+            if let Some(header) = self.read_header(&name)? {
+                loaded.push((Arc::<str>::from(name), Arc::new(header)));
+            }
+        }
+        let mut state = self.lock();
+        for (name, header) in loaded {
+            state.headers.insert(name, header);
+        }
+        let listed: HashSet<&str> = names.iter().map(String::as_str).collect();
+        state.headers.retain(|name, _| listed.contains(&**name));
+        let mut live: Live = state
+            .headers
+            .iter()
+            .map(|(n, h)| (Arc::clone(n), Arc::clone(h)))
+            .collect();
+        live.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(live)
+    }
+
+    /// Reads a pack's header; `None` when the pack is gone or was torn (then quarantined).
+    fn read_header(&self, name: &str) -> Result<Option<Header>> {
+        let path = self.dir.join(name);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(io_at("open pack", &path)),
+        };
+        let len = file
+            .metadata()
+            .with_context(io_at("stat pack", &path))?
+            .len();
+        let mut want = HEADER_READ.min(len as usize).max(pack::PREFIX_BYTES);
+        loop {
+            let mut prefix = vec![0; want.min(len as usize)];
+            file.read_exact_at(&mut prefix, 0)
+                .with_context(io_at("read pack header", &path))?;
+            match Header::parse(&prefix, len, self.sacks) {
+                Ok(header) => return Ok(Some(header)),
+                Err(ParseError::Need(n)) if n > prefix.len() && (n as u64) <= len => want = n,
+                Err(ParseError::Need(_)) => {
+                    self.quarantine(name, &path, "shorter than its header");
+                    return Ok(None);
+                }
+                Err(ParseError::Invalid(why)) => {
+                    self.quarantine(name, &path, why);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Moves a torn pack out of the way, so it neither blocks its sacks nor is lost without a
+    /// trace. Best effort: another process may have moved it first.
+    #[allow(clippy::disallowed_methods)] // A move lost in a crash is only done again.
+    fn quarantine(&self, name: &str, path: &Path, why: &str) {
+        let target = self.quarantine.join(format!("pack_{name}"));
+        warn!(
+            pack = name,
+            why,
+            quarantine = %target.display(),
+            "Skipped an incoming pack that cannot be read; it is moved to the quarantine directory."
+        );
+        if let Err(error) =
+            create_dir_durable(&self.quarantine).and_then(|()| fs::rename(path, &target))
+        {
+            if error.kind() != io::ErrorKind::NotFound {
+                warn!(pack = name, %error, "Cannot quarantine the pack.");
+            }
+        }
+    }
+
+    fn consumed_path(&self, sack: u32) -> PathBuf {
+        self.consumed_dir.join(sack_name(self.sacks, sack))
+    }
+
+    /// The committed consumed file of `sack`; from the cache while this process holds the sack
+    /// (its metrics are read one by one) and the file is unchanged.
+    fn consumed_file(&self, sack: u32) -> Result<Arc<Consumed>> {
+        let path = self.consumed_path(sack);
+        if !self.lock().held.contains(&sack) {
+            return Ok(Arc::new(read_consumed(&path)?));
+        }
+        let stamp = match fs::metadata(&path) {
+            Ok(meta) => Stamp {
+                ino: meta.ino(),
+                len: meta.len(),
+                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Arc::default()),
+            Err(e) => return Err(e).with_context(io_at("stat consumed file", &path)),
+        };
+        if let Some((cached, consumed)) = self.lock().consumed.get(&sack) {
+            if *cached == stamp {
+                return Ok(Arc::clone(consumed));
+            }
+        }
+        let consumed = Arc::new(read_consumed(&path)?);
+        let mut state = self.lock();
+        if state.held.contains(&sack) {
+            state.consumed.insert(sack, (stamp, Arc::clone(&consumed)));
+        }
+        Ok(consumed)
+    }
+
+    /// Runs `f` with what `sack` has consumed as this process sees it: the committed file and
+    /// its own acks (`f` runs under the state lock, so it must not call back into `self`).
+    fn with_consumed<R>(
+        &self,
+        sack: u32,
+        f: impl FnOnce(&dyn Fn(&str, Uuid) -> bool) -> R,
+    ) -> Result<R> {
+        let file = self.consumed_file(sack)?;
+        let state = self.lock();
+        let acked = state.acked.get(&sack);
+        let consumed = |pack: &str, metric: Uuid| {
+            file.contains(pack, metric) || acked.is_some_and(|a| a.contains(pack, metric))
+        };
+        Ok(f(&consumed))
+    }
+
+    /// Pending batches per metric of `sack`.
+    pub fn sack_backlog(&self, sack: u32) -> Result<HashMap<Uuid, u64>> {
+        let live = self.live()?;
+        self.count(&live, sack)
+    }
+
+    /// Pending batches per metric of every sack.
+    pub fn backlog(&self) -> Result<Vec<HashMap<Uuid, u64>>> {
+        let live = self.live()?;
+        (0..self.sacks)
+            .map(|sack| self.count(&live, sack))
+            .collect()
+    }
+
+    fn count(&self, live: &Live, sack: u32) -> Result<HashMap<Uuid, u64>> {
+        if live.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.with_consumed(sack, |consumed| {
+            let mut out = HashMap::new();
+            for (name, header) in live {
+                for e in header.sack_entries(sack) {
+                    if !consumed(name, e.metric) {
+                        *out.entry(e.metric).or_insert(0) += 1;
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    /// Appends `metric`'s pending batches, pack after pack in arrival order.
+    pub fn read(&self, metric: Uuid, pending: &mut PendingBatches) -> Result<()> {
+        let sack = sack_of(metric, self.sacks);
+        let live = self.live()?;
+        // The metric's unconsumed entries, and every pack with unconsumed entries of the sack:
+        // the other metrics of the sack are read next, from the same slices.
+        let (wanted, needed) = self.with_consumed(sack, |consumed| {
+            let (mut wanted, mut needed) = (Vec::new(), Vec::new());
+            for (name, header) in &live {
+                let entries = header.sack_entries(sack);
+                if let Some(e) = entries.iter().find(|e| e.metric == metric) {
+                    if !consumed(name, metric) {
+                        wanted.push((Arc::clone(name), entries[0].first, *e));
+                    }
+                }
+                if entries.iter().any(|e| !consumed(name, e.metric)) {
+                    if let Some(span) = header.sack_span(sack) {
+                        needed.push((Arc::clone(name), span));
+                    }
+                }
+            }
+            (wanted, needed)
+        })?;
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let slices = self.sack_slices(sack, needed)?;
+        for (name, sack_first, entry) in wanted {
+            // Gone: deleted by `tidy`, so consumed by every sack meanwhile.
+            let Some(slice) = slices.get(&name) else {
+                continue;
+            };
+            let at = (entry.first - sack_first) as usize * MEASURE_BYTES;
+            let records = &slice[at..at + entry.count as usize * MEASURE_BYTES];
+            decode_batch(records, &mut pending.measures).expect("whole records");
+            pending.token.push(format!("{TOKEN_PREFIX}{name}"));
+        }
+        Ok(())
+    }
+
+    /// The records of `sack` in the `needed` packs (name, span in the file), from the cache
+    /// when this process holds the sack.
+    fn sack_slices(
+        &self,
+        sack: u32,
+        needed: Vec<(Arc<str>, (u64, usize))>,
+    ) -> Result<HashMap<Arc<str>, Arc<Vec<u8>>>> {
+        let _loading = self.loading.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = HashMap::with_capacity(needed.len());
+        let mut missing = Vec::new();
+        let cache = {
+            let state = self.lock();
+            for (name, span) in needed {
+                match state.slices.get(&(sack, Arc::clone(&name))) {
+                    Some(slice) => {
+                        out.insert(name, Arc::clone(slice));
+                    }
+                    None => missing.push((name, span)),
+                }
+            }
+            state.held.contains(&sack)
+        };
+        let mut loaded = Vec::with_capacity(missing.len());
+        for (name, (offset, len)) in missing {
+            let path = self.dir.join(&*name);
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(io_at("open pack", &path)),
+            };
+            let mut slice = vec![0; len];
+            file.read_exact_at(&mut slice, offset)
+                .with_context(io_at("read pack", &path))?;
+            let slice = Arc::new(slice);
+            out.insert(Arc::clone(&name), Arc::clone(&slice));
+            loaded.push((name, slice));
+        }
+        if cache {
+            let mut state = self.lock();
+            for (name, slice) in loaded {
+                if state.slice_bytes + slice.len() > SLICE_CACHE_BYTES {
+                    break;
+                }
+                state.slice_bytes += slice.len();
+                state.slices.insert((sack, name), slice);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that `metric`'s entries named by `tokens` are consumed (committed by
+    /// [`Self::commit`]).
+    pub fn ack(&self, metric: Uuid, tokens: &[&str]) {
+        let sack = sack_of(metric, self.sacks);
+        let mut state = self.lock();
+        let acked = state.acked.entry(sack).or_default();
+        for pack in tokens {
+            acked.mark(pack, metric);
+        }
+    }
+
+    /// Records every pending entry of `metric` as consumed (committed by [`Self::commit`]).
+    pub fn delete_metric(&self, metric: Uuid) -> Result<()> {
+        let sack = sack_of(metric, self.sacks);
+        let live = self.live()?;
+        let packs: Vec<&str> = live
+            .iter()
+            .filter(|(_, h)| h.sack_entries(sack).iter().any(|e| e.metric == metric))
+            .map(|(n, _)| &**n)
+            .collect();
+        self.ack(metric, &packs);
+        Ok(())
+    }
+
+    /// Writes what this process acked of `sack` into its consumed file. The caller holds the
+    /// sack lock, so no other process rewrites the file meanwhile.
+    pub fn commit(&self, sack: u32) -> Result<()> {
+        let Some(acked) = self.lock().acked.get(&sack).cloned() else {
+            return Ok(());
+        };
+        let live = self.live()?;
+        let path = self.consumed_path(sack);
+        // Read afresh: the file is only trusted whole under the lock.
+        let mut consumed = read_consumed(&path)?;
+        consumed.merge(&acked);
+        let headers: HashMap<&str, &Header> = live.iter().map(|(n, h)| (&**n, &**h)).collect();
+        consumed.settle(|pack| headers.get(pack).map(|h| h.sack_entries(sack)));
+        place_file(&self.consumed_dir, &path, consumed.render().as_bytes())
+            .with_context(io_at("write consumed file", &path))?;
+        let mut state = self.lock();
+        if state.acked.get(&sack) == Some(&acked) {
+            state.acked.remove(&sack);
+        }
+        state.consumed.remove(&sack);
+        Ok(())
+    }
+
+    /// Deletes the packs that every sack of theirs has consumed; returns how many.
+    pub fn tidy(&self) -> Result<usize> {
+        let live = self.live()?;
+        if live.is_empty() {
+            return Ok(0);
+        }
+        // One consumed file in memory at a time: a pack stays when any of its sacks has not
+        // consumed it whole.
+        let mut pending = vec![false; live.len()];
+        for sack in 0..self.sacks {
+            let mut consumed = None;
+            for (i, (name, header)) in live.iter().enumerate() {
+                if pending[i] || header.sack_span(sack).is_none() {
+                    continue;
+                }
+                let consumed = match &consumed {
+                    Some(c) => c,
+                    None => consumed.insert(self.consumed_file(sack)?),
+                };
+                pending[i] = !consumed.has_all(name);
+            }
+        }
+        let mut deleted = 0;
+        for ((name, _), pending) in live.iter().zip(pending) {
+            if !pending {
+                let path = self.dir.join(&**name);
+                remove_file_if_exists(&path).with_context(io_at("delete pack", &path))?;
+                deleted += 1;
+            }
+        }
+        if deleted > 0 {
+            self.live()?;
+        }
+        Ok(deleted)
+    }
+
+    /// Marks `sack` held by this process: its records may be cached until [`Self::release`].
+    pub fn hold(&self, sack: u32) {
+        self.lock().held.insert(sack);
+    }
+
+    /// Forgets the cached records and consumed file of `sack` (its lock is being released).
+    pub fn release(&self, sack: u32) {
+        let mut state = self.lock();
+        state.held.remove(&sack);
+        state.consumed.remove(&sack);
+        let mut freed = 0;
+        state.slices.retain(|(s, _), slice| {
+            let keep = *s != sack;
+            if !keep {
+                freed += slice.len();
+            }
+            keep
+        });
+        state.slice_bytes -= freed;
+    }
+}
+
+/// Whether `name` can be a pack of ours (and is safe to join to the packs directory).
+pub(super) fn is_pack_name(name: &str) -> bool {
+    super::is_batch_name(name)
+}
+
+/// The pack names in `dir` (temporary files and foreign entries are skipped).
+fn list_packs(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(io_at("list packs", dir)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(io_at("list packs", dir))?;
+        if let Some(name) = entry.file_name().to_str() {
+            if is_pack_name(name) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    Ok(names)
+}
+
+fn read_consumed(path: &Path) -> Result<Consumed> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Consumed::parse(&String::from_utf8_lossy(&bytes))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Consumed::default()),
+        Err(e) => Err(e).with_context(io_at("read consumed file", path)),
+    }
+}
