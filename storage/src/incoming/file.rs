@@ -851,6 +851,50 @@ mod tests {
         assert_eq!(consumed.unwrap().lines().count(), 1);
     }
 
+    /// While a process holds a sack, its metrics are read from an index built at the first
+    /// read: the same batches as a read without the lock, also when the records do not fit the
+    /// index's memory budget; a batch added meanwhile is read at the next hold.
+    #[tokio::test]
+    async fn held_sack_reads_its_index_and_later_batches_next_time() {
+        for budget in [None, Some(40)] {
+            let (_dir, incoming) = open_store(4);
+            if let Some(bytes) = budget {
+                incoming.inner.packs.set_index_budget(bytes);
+            }
+            let (a, b) = (Uuid::from_u128(4), Uuid::from_u128(8)); // both in sack 0
+            for i in 0..3 {
+                let batch = |v: f64| vec![Measure::new(i, v), Measure::new(i + 10, v)];
+                incoming
+                    .add_measures(&[(a, batch(1.0)), (b, batch(2.0))])
+                    .await
+                    .unwrap();
+            }
+            let (want_a, want_b) = (
+                incoming.read_measures(a).await.unwrap(),
+                incoming.read_measures(b).await.unwrap(),
+            );
+            assert_eq!(want_a.measures.len(), 6);
+
+            let lock = incoming.lock_sack(0, false).await.unwrap().unwrap();
+            let got_a = incoming.read_measures(a).await.unwrap();
+            let late = vec![Measure::new(99, 9.0)];
+            incoming.add_measures(&[(b, late.clone())]).await.unwrap();
+            let got_b = incoming.read_measures(b).await.unwrap();
+            assert_eq!(got_a.measures, want_a.measures, "budget {budget:?}");
+            assert_eq!(got_b.measures, want_b.measures, "budget {budget:?}");
+            assert_eq!(got_a.token, want_a.token);
+            incoming.ack(a, &got_a).await.unwrap();
+            incoming.ack(b, &got_b).await.unwrap();
+            assert!(incoming.read_measures(a).await.unwrap().is_empty());
+            incoming.commit_sack(0).await.unwrap();
+            drop(lock);
+
+            let _lock = incoming.lock_sack(0, false).await.unwrap().unwrap();
+            assert_eq!(incoming.read_measures(b).await.unwrap().measures, late);
+            assert!(incoming.read_measures(a).await.unwrap().is_empty());
+        }
+    }
+
     /// A pack whose length does not match its header (a machine crash before the sync) is
     /// moved to the quarantine directory; the other packs are read.
     #[tokio::test]

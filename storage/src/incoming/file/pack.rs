@@ -53,6 +53,12 @@ impl Header {
         &self.entries[start..end]
     }
 
+    /// Where one entry's records are in the file: (offset, bytes).
+    pub fn entry_span(&self, e: &Entry) -> (u64, usize) {
+        let offset = self.records_offset() + u64::from(e.first) * MEASURE_BYTES as u64;
+        (offset, e.count as usize * MEASURE_BYTES)
+    }
+
     /// Where the records of `sack`'s entries are in the file: (offset, bytes); `None` when the
     /// pack has none for that sack.
     pub fn sack_span(&self, sack: u32) -> Option<(u64, usize)> {

@@ -17,8 +17,9 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use gnocchi_core::Measure;
@@ -31,13 +32,13 @@ use super::pack::{self, Header, ParseError};
 use super::{batch_name, remove_file_if_exists};
 use crate::atomic::{create_dir_durable, io_at, place_file};
 use crate::error::InvalidLayoutSnafu;
-use crate::incoming::{decode_batch, sack_name, sack_of, PendingBatches, MEASURE_BYTES};
+use crate::incoming::{decode_batch, sack_name, sack_of, PendingBatches};
 use crate::Result;
 
 /// Prefix of the `PendingBatches` tokens that name a pack entry (file batch names have no `:`).
 pub(super) const TOKEN_PREFIX: &str = "pack:";
-/// Records kept in memory for the sacks this process holds, at most.
-const SLICE_CACHE_BYTES: usize = 64 << 20;
+/// Records an index of a held sack keeps in memory, at most; the rest is read entry by entry.
+const INDEX_RECORD_BYTES: usize = 64 << 20;
 /// Bytes read at once when a pack's header is read.
 const HEADER_READ: usize = 16 << 10;
 
@@ -47,8 +48,10 @@ pub(super) struct Packs {
     quarantine: PathBuf,
     sacks: u32,
     state: Mutex<State>,
-    /// Held while the records of a sack are loaded, so that the metrics of a sack processed at
-    /// the same time load each pack's slice once.
+    /// Bytes of records an index may keep in memory ([`INDEX_RECORD_BYTES`]; tests lower it).
+    index_budget: AtomicUsize,
+    /// Held while a sack index is built, so that the metrics of a sack read at the same time
+    /// build it once.
     loading: Mutex<()>,
 }
 
@@ -61,24 +64,38 @@ impl std::fmt::Debug for Packs {
 #[derive(Default)]
 struct State {
     headers: HashMap<Arc<str>, Arc<Header>>,
-    /// Consumed files of held sacks.
-    consumed: HashMap<u32, (Stamp, Arc<Consumed>)>,
     /// Acks of this process not yet committed, per sack.
     acked: HashMap<u32, Consumed>,
-    /// Sacks whose lock this process holds.
-    held: HashSet<u32>,
-    /// Records of held sacks: (sack, pack) → the sack's run of records in that pack.
-    slices: HashMap<(u32, Arc<str>), Arc<Vec<u8>>>,
-    slice_bytes: usize,
+    /// Sacks whose lock this process holds, with their index once a metric was read.
+    held: HashMap<u32, Option<SackIndex>>,
 }
 
-/// Identifies one version of a consumed file (each is a new inode renamed into place).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    ino: u64,
-    len: u64,
-    mtime_ns: i64,
-    ctime_ns: i64,
+/// The pending batches of a held sack, listed when its first metric is read, so that its other
+/// metrics are read without listing the packs again. Batches added meanwhile wait for the next
+/// hold, as the `Incoming` contract allows.
+#[derive(Default)]
+struct SackIndex {
+    /// Each metric's unconsumed entries in arrival order; removed when acknowledged.
+    metrics: HashMap<Uuid, Vec<Located>>,
+}
+
+/// Where one entry's records are.
+#[derive(Clone)]
+struct Located {
+    pack: Arc<str>,
+    records: Records,
+}
+
+#[derive(Clone)]
+enum Records {
+    /// In the sack's run of the pack, read whole when the index was built.
+    Loaded {
+        run: Arc<Vec<u8>>,
+        at: usize,
+        len: usize,
+    },
+    /// Still in the file (past the memory budget of the index).
+    InFile { offset: u64, len: usize },
 }
 
 /// The live packs, by name (arrival order).
@@ -93,7 +110,14 @@ impl Packs {
             sacks,
             state: Mutex::default(),
             loading: Mutex::new(()),
+            index_budget: AtomicUsize::new(INDEX_RECORD_BYTES),
         }
+    }
+
+    /// Lowers the memory budget of sack indexes, so that tests reach the entry-by-entry path.
+    #[cfg(test)]
+    pub fn set_index_budget(&self, bytes: usize) {
+        self.index_budget.store(bytes, Ordering::Relaxed);
     }
 
     /// Creates the directories of the layout (`upgrade`).
@@ -218,34 +242,9 @@ impl Packs {
         self.consumed_dir.join(sack_name(self.sacks, sack))
     }
 
-    /// The committed consumed file of `sack`; from the cache while this process holds the sack
-    /// (its metrics are read one by one) and the file is unchanged.
-    fn consumed_file(&self, sack: u32) -> Result<Arc<Consumed>> {
-        let path = self.consumed_path(sack);
-        if !self.lock().held.contains(&sack) {
-            return Ok(Arc::new(read_consumed(&path)?));
-        }
-        let stamp = match fs::metadata(&path) {
-            Ok(meta) => Stamp {
-                ino: meta.ino(),
-                len: meta.len(),
-                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Arc::default()),
-            Err(e) => return Err(e).with_context(io_at("stat consumed file", &path)),
-        };
-        if let Some((cached, consumed)) = self.lock().consumed.get(&sack) {
-            if *cached == stamp {
-                return Ok(Arc::clone(consumed));
-            }
-        }
-        let consumed = Arc::new(read_consumed(&path)?);
-        let mut state = self.lock();
-        if state.held.contains(&sack) {
-            state.consumed.insert(sack, (stamp, Arc::clone(&consumed)));
-        }
-        Ok(consumed)
+    /// The committed consumed file of `sack`.
+    fn consumed_file(&self, sack: u32) -> Result<Consumed> {
+        read_consumed(&self.consumed_path(sack))
     }
 
     /// Runs `f` with what `sack` has consumed as this process sees it: the committed file and
@@ -298,91 +297,120 @@ impl Packs {
     /// Appends `metric`'s pending batches, pack after pack in arrival order.
     pub fn read(&self, metric: Uuid, pending: &mut PendingBatches) -> Result<()> {
         let sack = sack_of(metric, self.sacks);
-        let live = self.live()?;
-        // The metric's unconsumed entries, and every pack with unconsumed entries of the sack:
-        // the other metrics of the sack are read next, from the same slices.
-        let (wanted, needed) = self.with_consumed(sack, |consumed| {
-            let (mut wanted, mut needed) = (Vec::new(), Vec::new());
-            for (name, header) in &live {
-                let entries = header.sack_entries(sack);
-                if let Some(e) = entries.iter().find(|e| e.metric == metric) {
-                    if !consumed(name, metric) {
-                        wanted.push((Arc::clone(name), entries[0].first, *e));
-                    }
+        let located = if self.lock().held.contains_key(&sack) {
+            self.index_sack(sack)?;
+            let state = self.lock();
+            let index = state.held.get(&sack).and_then(Option::as_ref);
+            index.and_then(|i| i.metrics.get(&metric).cloned())
+        } else {
+            Some(self.locate(metric)?)
+        };
+        for Located { pack, records } in located.unwrap_or_default() {
+            match records {
+                Records::Loaded { run, at, len } => {
+                    decode_batch(&run[at..at + len], &mut pending.measures).expect("whole records");
                 }
-                if entries.iter().any(|e| !consumed(name, e.metric)) {
-                    if let Some(span) = header.sack_span(sack) {
-                        needed.push((Arc::clone(name), span));
-                    }
+                Records::InFile { offset, len } => {
+                    let path = self.dir.join(&*pack);
+                    // Gone: deleted by `tidy`, so consumed by every sack meanwhile.
+                    let Some(records) = read_at(&path, offset, len)? else {
+                        continue;
+                    };
+                    decode_batch(&records, &mut pending.measures).expect("whole records");
                 }
             }
-            (wanted, needed)
-        })?;
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        let slices = self.sack_slices(sack, needed)?;
-        for (name, sack_first, entry) in wanted {
-            // Gone: deleted by `tidy`, so consumed by every sack meanwhile.
-            let Some(slice) = slices.get(&name) else {
-                continue;
-            };
-            let at = (entry.first - sack_first) as usize * MEASURE_BYTES;
-            let records = &slice[at..at + entry.count as usize * MEASURE_BYTES];
-            decode_batch(records, &mut pending.measures).expect("whole records");
-            pending.token.push(format!("{TOKEN_PREFIX}{name}"));
+            pending.token.push(format!("{TOKEN_PREFIX}{pack}"));
         }
         Ok(())
     }
 
-    /// The records of `sack` in the `needed` packs (name, span in the file), from the cache
-    /// when this process holds the sack.
-    fn sack_slices(
-        &self,
-        sack: u32,
-        needed: Vec<(Arc<str>, (u64, usize))>,
-    ) -> Result<HashMap<Arc<str>, Arc<Vec<u8>>>> {
+    /// The unconsumed entries of `metric`, from a fresh listing.
+    fn locate(&self, metric: Uuid) -> Result<Vec<Located>> {
+        let sack = sack_of(metric, self.sacks);
+        let live = self.live()?;
+        self.with_consumed(sack, |consumed| {
+            let mut out = Vec::new();
+            for (name, header) in &live {
+                let entries = header.sack_entries(sack);
+                let Some(e) = entries.iter().find(|e| e.metric == metric) else {
+                    continue;
+                };
+                if !consumed(name, metric) {
+                    let (offset, len) = header.entry_span(e);
+                    let records = Records::InFile { offset, len };
+                    out.push(Located {
+                        pack: Arc::clone(name),
+                        records,
+                    });
+                }
+            }
+            out
+        })
+    }
+
+    /// Builds the index of held `sack` unless it has one: every unconsumed entry, with the
+    /// sack's run of each pack read in one piece while within the memory budget.
+    fn index_sack(&self, sack: u32) -> Result<()> {
         let _loading = self.loading.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = HashMap::with_capacity(needed.len());
-        let mut missing = Vec::new();
-        let cache = {
-            let state = self.lock();
-            for (name, span) in needed {
-                match state.slices.get(&(sack, Arc::clone(&name))) {
-                    Some(slice) => {
-                        out.insert(name, Arc::clone(slice));
+        if !matches!(self.lock().held.get(&sack), Some(None)) {
+            return Ok(());
+        }
+        let live = self.live()?;
+        let (entries, runs) = self.with_consumed(sack, |consumed| {
+            let (mut entries, mut runs) = (Vec::new(), Vec::new());
+            for (name, header) in &live {
+                let before = entries.len();
+                for e in header.sack_entries(sack) {
+                    if !consumed(name, e.metric) {
+                        entries.push((e.metric, Arc::clone(name), header.entry_span(e)));
                     }
-                    None => missing.push((name, span)),
+                }
+                if entries.len() > before {
+                    runs.extend(header.sack_span(sack).map(|span| (Arc::clone(name), span)));
                 }
             }
-            state.held.contains(&sack)
-        };
-        let mut loaded = Vec::with_capacity(missing.len());
-        for (name, (offset, len)) in missing {
-            let path = self.dir.join(&*name);
-            let file = match File::open(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(io_at("open pack", &path)),
+            (entries, runs)
+        })?;
+        let mut loaded: HashMap<Arc<str>, (u64, Arc<Vec<u8>>)> = HashMap::new();
+        let mut gone = HashSet::new();
+        let mut budget = self.index_budget.load(Ordering::Relaxed);
+        for (name, (offset, len)) in runs {
+            if len > budget {
+                break;
+            }
+            match read_at(&self.dir.join(&*name), offset, len)? {
+                Some(run) => {
+                    budget -= len;
+                    loaded.insert(name, (offset, Arc::new(run)));
+                }
+                None => {
+                    gone.insert(name);
+                }
+            }
+        }
+        let mut index = SackIndex::default();
+        for (metric, pack, (offset, len)) in entries {
+            if gone.contains(&pack) {
+                continue;
+            }
+            let records = match loaded.get(&pack) {
+                Some((run_offset, run)) => Records::Loaded {
+                    run: Arc::clone(run),
+                    at: (offset - run_offset) as usize,
+                    len,
+                },
+                None => Records::InFile { offset, len },
             };
-            let mut slice = vec![0; len];
-            file.read_exact_at(&mut slice, offset)
-                .with_context(io_at("read pack", &path))?;
-            let slice = Arc::new(slice);
-            out.insert(Arc::clone(&name), Arc::clone(&slice));
-            loaded.push((name, slice));
+            index
+                .metrics
+                .entry(metric)
+                .or_default()
+                .push(Located { pack, records });
         }
-        if cache {
-            let mut state = self.lock();
-            for (name, slice) in loaded {
-                if state.slice_bytes + slice.len() > SLICE_CACHE_BYTES {
-                    break;
-                }
-                state.slice_bytes += slice.len();
-                state.slices.insert((sack, name), slice);
-            }
+        if let Some(slot @ None) = self.lock().held.get_mut(&sack) {
+            *slot = Some(index);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Records that `metric`'s entries named by `tokens` are consumed (committed by
@@ -393,6 +421,10 @@ impl Packs {
         let acked = state.acked.entry(sack).or_default();
         for pack in tokens {
             acked.mark(pack, metric);
+        }
+        // Everything the index listed for the metric was read, so it is all acknowledged.
+        if let Some(Some(index)) = state.held.get_mut(&sack) {
+            index.metrics.remove(&metric);
         }
     }
 
@@ -428,7 +460,6 @@ impl Packs {
         if state.acked.get(&sack) == Some(&acked) {
             state.acked.remove(&sack);
         }
-        state.consumed.remove(&sack);
         Ok(())
     }
 
@@ -468,25 +499,14 @@ impl Packs {
         Ok(deleted)
     }
 
-    /// Marks `sack` held by this process: its records may be cached until [`Self::release`].
+    /// Marks `sack` held by this process: it may keep an index of it until [`Self::release`].
     pub fn hold(&self, sack: u32) {
-        self.lock().held.insert(sack);
+        self.lock().held.insert(sack, None);
     }
 
-    /// Forgets the cached records and consumed file of `sack` (its lock is being released).
+    /// Forgets the index of `sack` (its lock is being released).
     pub fn release(&self, sack: u32) {
-        let mut state = self.lock();
-        state.held.remove(&sack);
-        state.consumed.remove(&sack);
-        let mut freed = 0;
-        state.slices.retain(|(s, _), slice| {
-            let keep = *s != sack;
-            if !keep {
-                freed += slice.len();
-            }
-            keep
-        });
-        state.slice_bytes -= freed;
+        self.lock().held.remove(&sack);
     }
 }
 
@@ -512,6 +532,19 @@ fn list_packs(dir: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(names)
+}
+
+/// `len` bytes at `offset` of the pack at `path`; `None` when the pack is gone.
+fn read_at(path: &Path, offset: u64, len: usize) -> Result<Option<Vec<u8>>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(io_at("open pack", path)),
+    };
+    let mut bytes = vec![0; len];
+    file.read_exact_at(&mut bytes, offset)
+        .with_context(io_at("read pack", path))?;
+    Ok(Some(bytes))
 }
 
 fn read_consumed(path: &Path) -> Result<Consumed> {
