@@ -86,6 +86,11 @@ fn batch_parse(c: &mut Criterion) {
         &body,
         |b, body| b.iter(|| api::parse_resources_batch(black_box(body), "admin:").unwrap()),
     );
+    group.bench_with_input(
+        BenchmarkId::new("resources_metrics_general_path", "10x10x10"),
+        &body,
+        |b, body| b.iter(|| api::parse_resources_batch_general(black_box(body), "admin:").unwrap()),
+    );
 
     let body = metrics_body();
     assert_eq!(api::parse_metrics_batch(&body).unwrap(), 1440);
@@ -93,6 +98,11 @@ fn batch_parse(c: &mut Criterion) {
     group.bench_with_input(BenchmarkId::new("metrics", "10x144"), &body, |b, body| {
         b.iter(|| api::parse_metrics_batch(black_box(body)).unwrap())
     });
+    group.bench_with_input(
+        BenchmarkId::new("metrics_general_path", "10x144"),
+        &body,
+        |b, body| b.iter(|| api::parse_metrics_batch_general(black_box(body)).unwrap()),
+    );
 
     let body = serde_json::to_vec(&measures(1000, 1, 7)).unwrap();
     assert_eq!(api::parse_metric_measures(&body).unwrap(), 1000);

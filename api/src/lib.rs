@@ -116,6 +116,14 @@ pub mod __bench {
     /// Decodes and validates a `POST /v1/batch/metrics/measures` body as the handler does
     /// (before any indexer lookup); the number of measures.
     pub fn parse_metrics_batch(payload: &[u8]) -> Result<usize, ApiError> {
+        Ok(batch::read_metrics_body(payload)?
+            .values()
+            .map(Vec::len)
+            .sum())
+    }
+
+    /// Only the general path of [`parse_metrics_batch`] (a `serde_json::Value` tree).
+    pub fn parse_metrics_batch_general(payload: &[u8]) -> Result<usize, ApiError> {
         let body = crate::body::decode(payload)?;
         Ok(batch::parse_metrics_body(&body)?
             .values()
@@ -127,6 +135,16 @@ pub mod __bench {
     /// does for a caller whose creator string is `creator` (before any indexer lookup); the
     /// number of measures.
     pub fn parse_resources_batch(payload: &[u8], creator: &str) -> Result<usize, ApiError> {
+        let resources = batch::read_resources_body(payload, creator)?;
+        Ok(resources
+            .iter()
+            .flat_map(|(_, _, entries)| entries)
+            .map(|e| e.measures.len())
+            .sum())
+    }
+
+    /// Only the general path of [`parse_resources_batch`] (a `serde_json::Value` tree).
+    pub fn parse_resources_batch_general(payload: &[u8], creator: &str) -> Result<usize, ApiError> {
         let body = crate::body::decode(payload)?;
         let resources = batch::parse_resources_body(&body, creator)?;
         Ok(resources

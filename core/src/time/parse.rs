@@ -224,6 +224,19 @@ fn cap_u32(caps: &regex::Captures<'_>, name: &str, default: u32) -> Option<u32> 
     }
 }
 
+/// The fields of an ISO 8601 date/time as written, before the calendar checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IsoFields {
+    year: i32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    nanos: u32,
+    offset_secs: i64,
+}
+
 fn parse_iso(input: &str, now_ns: i64) -> Option<IsoValue> {
     let s = input.trim();
     if s.eq_ignore_ascii_case("now") {
@@ -232,6 +245,84 @@ fn parse_iso(input: &str, now_ns: i64) -> Option<IsoValue> {
     if s.eq_ignore_ascii_case("today") {
         return Some(IsoValue::Ns(now_ns.div_euclid(NS_PER_DAY) * NS_PER_DAY));
     }
+    // Measures nearly always come as `YYYY-MM-DDTHH:MM:SS[.f][tz]`: read that shape by hand,
+    // everything else with the pattern (both give the same fields, tests check it).
+    let fields = iso_fields_common(s).or_else(|| iso_fields_pattern(s))?;
+    iso_value(fields)
+}
+
+/// The fields of `YYYY-MM-DD(T|t| )HH:MM:SS[(.|,)digits][Z|z|±HH[[:]MM]]` in ASCII; `None`
+/// for any other text (which the pattern then reads, or rejects).
+fn iso_fields_common(s: &str) -> Option<IsoFields> {
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let seps = b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't' | b' ')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !seps {
+        return None;
+    }
+    let mut fields = IsoFields {
+        year: i32::try_from(num(0..4)?).ok()?,
+        month: num(5..7)?,
+        day: num(8..10)?,
+        hour: num(11..13)?,
+        minute: num(14..16)?,
+        second: num(17..19)?,
+        nanos: 0,
+        offset_secs: 0,
+    };
+    let mut rest = &b[19..];
+    if let [b'.' | b',', tail @ ..] = rest {
+        let digits = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        // Up to nanoseconds; extra digits are dropped.
+        let kept = &tail[..digits.min(9)];
+        let value = kept.iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+        fields.nanos = value * 10u32.pow(9 - kept.len() as u32);
+        rest = &tail[digits..];
+    }
+    fields.offset_secs = match rest {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), tz @ ..] => {
+            let tz: [u8; 4] = match tz {
+                [h1, h2] => [*h1, *h2, b'0', b'0'],
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => [*h1, *h2, *m1, *m2],
+                _ => return None,
+            };
+            if !tz.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let hours = i64::from((tz[0] - b'0') * 10 + (tz[1] - b'0'));
+            let minutes = i64::from((tz[2] - b'0') * 10 + (tz[3] - b'0'));
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let secs = hours * 3600 + minutes * 60;
+            if *sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    Some(fields)
+}
+
+/// The fields of any form the ISO pattern accepts; `None` when it does not match.
+fn iso_fields_pattern(s: &str) -> Option<IsoFields> {
     let caps = ISO_RE.captures(s)?;
     let year: i32 = caps.name("y")?.as_str().parse().ok()?;
     let month = cap_u32(&caps, "mo", 1)?;
@@ -268,6 +359,30 @@ fn parse_iso(input: &str, now_ns: i64) -> Option<IsoValue> {
             sign * (hours * 3600 + minutes * 60)
         }
     };
+    Some(IsoFields {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        nanos,
+        offset_secs,
+    })
+}
+
+/// The instant the fields name, after the calendar checks.
+fn iso_value(fields: IsoFields) -> Option<IsoValue> {
+    let IsoFields {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        nanos,
+        offset_secs,
+    } = fields;
     let date = NaiveDate::from_ymd_opt(year, month, day)?;
     // Validates the clock fields; the value itself is computed below in i128 so that far
     // years report a range error rather than overflow.
@@ -399,5 +514,60 @@ pub fn parse_bool_query(input: &str) -> Option<bool> {
         "1" | "t" | "true" | "on" | "y" | "yes" => Some(true),
         "0" | "f" | "false" | "off" | "n" | "no" => Some(false),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn common_shapes_take_the_hand_written_path() {
+        for s in [
+            "2024-01-02T03:04:05",
+            "2024-01-02 03:04:05.5Z",
+            "2024-01-02t03:04:05,123456789123+05:30",
+            "2024-01-02T03:04:05-0700",
+            "2024-01-02T03:04:05+01",
+        ] {
+            let fast = iso_fields_common(s);
+            assert!(fast.is_some(), "{s}");
+            assert_eq!(fast, iso_fields_pattern(s), "{s}");
+        }
+        assert_eq!(
+            iso_fields_common("2024-01-02T03:04:05.1234567891+05:30")
+                .map(|f| (f.nanos, f.offset_secs)),
+            Some((123_456_789, 19_800))
+        );
+        // Left to the pattern: shorter forms, and anything out of the common shape.
+        for s in [
+            "2024-01-02",
+            "2024-01-02T03:04",
+            "2024-01-02T03:04:05.",
+            "2024-01-02T03:04:05+2400",
+        ] {
+            assert_eq!(iso_fields_common(s), None, "{s}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the hand-written path reads, the pattern reads the same way.
+        #[test]
+        fn hand_written_path_agrees_with_the_pattern(
+            s in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}([.,][0-9]{0,12})?([Zz]|[+-][0-9]{1,2}(:?[0-9]{1,3})?)?[ x0-9]?",
+        ) {
+            if let Some(fast) = iso_fields_common(&s) {
+                prop_assert_eq!(Some(fast), iso_fields_pattern(&s));
+            }
+        }
+
+        #[test]
+        fn hand_written_path_agrees_on_any_text(s in "\\PC{0,40}") {
+            if let Some(fast) = iso_fields_common(&s) {
+                prop_assert_eq!(Some(fast), iso_fields_pattern(&s));
+            }
+        }
     }
 }

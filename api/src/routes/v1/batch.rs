@@ -19,6 +19,8 @@ use crate::resource_id::{parse_uuid, transform};
 use crate::validate::{self, Invalid, Path};
 use crate::{body, AppState};
 
+mod fast;
+
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         crate::routes::resource("/batch/metrics/measures", "POST")
@@ -62,6 +64,28 @@ fn unknown_metrics(mut names: Vec<String>) -> ApiError {
     ApiError::bad_request(format!("Unknown metrics: {}", names.join(", ")))
 }
 
+/// Reads a `/v1/batch/metrics/measures` body: its common shape without a JSON tree, any other
+/// through [`parse_metrics_body`].
+pub(crate) fn read_metrics_body(payload: &[u8]) -> Result<BTreeMap<Uuid, Vec<Measure>>, ApiError> {
+    match fast::metrics_body(payload) {
+        Some(parsed) => parsed,
+        None => parse_metrics_body(&body::decode(payload)?),
+    }
+}
+
+/// Reads a `/v1/batch/resources/metrics/measures` body: its common shape without a JSON tree,
+/// any other through [`parse_resources_body`].
+#[allow(clippy::type_complexity)]
+pub(crate) fn read_resources_body(
+    payload: &[u8],
+    creator: &str,
+) -> Result<Vec<(Uuid, String, Vec<Entry>)>, ApiError> {
+    match fast::resources_body(payload, creator) {
+        Some(parsed) => parsed,
+        None => parse_resources_body(&body::decode(payload)?, creator),
+    }
+}
+
 /// The measures of a `/v1/batch/metrics/measures` body, by metric id.
 pub(crate) fn parse_metrics_body(body: &Value) -> Result<BTreeMap<Uuid, Vec<Measure>>, ApiError> {
     let root = Path::root();
@@ -81,7 +105,8 @@ async fn metrics_measures(
     state: web::Data<AppState>,
     payload: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let wanted = parse_metrics_body(&body::json(&req, &payload)?)?;
+    body::require_json_type(&req)?;
+    let wanted = read_metrics_body(&payload)?;
     let ids: Vec<Uuid> = wanted.keys().copied().collect();
     let found = state.indexer.metrics_by_ids(&ids).await?;
     let mut by_id: HashMap<Uuid, Metric> = found.into_iter().map(|m| (m.id, m)).collect();
@@ -166,7 +191,8 @@ async fn resources_metrics_measures(
     payload: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let create = Query::of(&req).bool("create_metrics", false)?;
-    let resources = parse_resources_body(&body::json(&req, &payload)?, &caller.creator)?;
+    body::require_json_type(&req)?;
+    let resources = read_resources_body(&payload, &caller.creator)?;
     if resources.iter().all(|(_, _, e)| e.is_empty()) {
         return Ok(HttpResponse::Accepted()
             .insert_header((header::CONTENT_LENGTH, 0))

@@ -112,7 +112,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for FastTimestamp<'a> {
 
 /// The common shape `{"timestamp": <number or string>, "value": <number>}`; other keys are
 /// ignored, as on the general path. Only objects are accepted (not `[ts, value]` lists).
-struct FastMeasure<'a> {
+pub(crate) struct FastMeasure<'a> {
     timestamp: FastTimestamp<'a>,
     value: f64,
 }
@@ -155,20 +155,23 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for FastMeasure<'a> {
 /// then handles with its exact messages.
 pub(crate) fn parse_measures_fast(payload: &[u8]) -> Option<Result<Vec<Measure>, ApiError>> {
     let items: Vec<FastMeasure<'_>> = serde_json::from_slice(payload).ok()?;
+    Some(fast_measures(&items))
+}
+
+/// The measures of a list read in the common shape, validated as [`parse_measures`] does.
+pub(crate) fn fast_measures(items: &[FastMeasure<'_>]) -> Result<Vec<Measure>, ApiError> {
     let inputs = items.iter().map(|m| match m.timestamp {
         FastTimestamp::Number(n) => TimeInput::Number(n),
         FastTimestamp::Text(t) => TimeInput::Text(t),
     });
-    Some(
-        parse_timestamps(inputs, now_ns())
-            .map_err(|e| invalid(format!("unexpected timestamp '{e}'")))
-            .map(|ts| {
-                ts.into_iter()
-                    .zip(&items)
-                    .map(|(t, m)| Measure::new(t, m.value))
-                    .collect()
-            }),
-    )
+    parse_timestamps(inputs, now_ns())
+        .map_err(|e| invalid(format!("unexpected timestamp '{e}'")))
+        .map(|ts| {
+            ts.into_iter()
+                .zip(items)
+                .map(|(t, m)| Measure::new(t, m.value))
+                .collect()
+        })
 }
 
 async fn post(
