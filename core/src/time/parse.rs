@@ -372,26 +372,18 @@ fn iso_fields_pattern(s: &str) -> Option<IsoFields> {
 }
 
 /// The instant the fields name, after the calendar checks.
-fn iso_value(fields: IsoFields) -> Option<IsoValue> {
-    let IsoFields {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        nanos,
-        offset_secs,
-    } = fields;
-    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+fn iso_value(f: IsoFields) -> Option<IsoValue> {
+    let date = NaiveDate::from_ymd_opt(f.year, f.month, f.day)?;
     // Validates the clock fields; the value itself is computed below in i128 so that far
     // years report a range error rather than overflow.
-    date.and_hms_nano_opt(hour, minute, second, nanos)?;
+    date.and_hms_nano_opt(f.hour, f.minute, f.second, f.nanos)?;
     let days = i128::from(date.num_days_from_ce()) - DAYS_FROM_CE_TO_EPOCH;
-    let secs =
-        days * 86_400 + i128::from(hour) * 3600 + i128::from(minute) * 60 + i128::from(second)
-            - i128::from(offset_secs);
-    let ns = secs * 1_000_000_000 + i128::from(nanos);
+    let secs = days * 86_400
+        + i128::from(f.hour) * 3600
+        + i128::from(f.minute) * 60
+        + i128::from(f.second)
+        - i128::from(f.offset_secs);
+    let ns = secs * 1_000_000_000 + i128::from(f.nanos);
     Some(match i64::try_from(ns) {
         Ok(ns) => IsoValue::Ns(ns),
         Err(_) => IsoValue::OutOfRange { negative: ns < 0 },

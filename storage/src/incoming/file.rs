@@ -412,48 +412,43 @@ fn is_batch_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// The metric directories of a sack directory (other entries are ignored).
-fn list_metrics(sack_dir: &Path) -> Result<Vec<(Uuid, PathBuf)>> {
-    let entries = match fs::read_dir(sack_dir) {
+/// The UTF-8 names of the entries of `dir`; none if it does not exist.
+fn dir_names(dir: &Path, op: &'static str) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(io_at("list sack", sack_dir)),
+        Err(e) => return Err(e).with_context(io_at(op, dir)),
     };
-    let mut out = Vec::new();
+    let mut names = Vec::new();
     for entry in entries {
-        let entry = entry.with_context(io_at("list sack", sack_dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        // Only the hyphenated form `metric_dir` produces; anything else is not ours.
-        if let Ok(metric) = name.parse::<Uuid>() {
-            if metric.hyphenated().to_string() == name {
-                out.push((metric, entry.path()));
-            }
+        let entry = entry.with_context(io_at(op, dir))?;
+        if let Ok(name) = entry.file_name().into_string() {
+            names.push(name);
         }
     }
-    Ok(out)
+    Ok(names)
+}
+
+/// The metric directories of a sack directory (other entries are ignored).
+fn list_metrics(sack_dir: &Path) -> Result<Vec<(Uuid, PathBuf)>> {
+    let names = dir_names(sack_dir, "list sack")?;
+    // Only the hyphenated form `metric_dir` produces; anything else is not ours.
+    Ok(names
+        .into_iter()
+        .filter_map(|name| {
+            let metric = name.parse::<Uuid>().ok()?;
+            (metric.hyphenated().to_string() == name).then(|| (metric, sack_dir.join(&name)))
+        })
+        .collect())
 }
 
 /// The batch names of a metric directory, sorted (arrival order); none if it does not exist.
 fn list_batches(metric_dir: &Path) -> Result<Vec<String>> {
-    let entries = match fs::read_dir(metric_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(io_at("list batches", metric_dir)),
-    };
-    let mut names = Vec::new();
-    let mut temporaries = false;
-    for entry in entries {
-        let entry = entry.with_context(io_at("list batches", metric_dir))?;
-        let name = entry.file_name();
-        match name.to_str() {
-            Some(name) if is_batch_name(name) => names.push(name.to_owned()),
-            Some(name) => temporaries |= name.ends_with(".tmp"),
-            None => {}
-        }
-    }
+    let (mut names, others): (Vec<String>, Vec<String>) = dir_names(metric_dir, "list batches")?
+        .into_iter()
+        .partition(|name| is_batch_name(name));
     // Leftovers of a process killed mid-write would keep the directory forever.
-    if temporaries {
+    if others.iter().any(|name| name.ends_with(".tmp")) {
         if let Err(error) = sweep_tmp(metric_dir, STALE_TMP_AGE) {
             warn!(path = %metric_dir.display(), %error, "Could not sweep temporary files.");
         }

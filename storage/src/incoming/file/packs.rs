@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::consumed::Consumed;
 use super::pack::{self, Header, ParseError};
-use super::{batch_name, remove_file_if_exists};
+use super::{batch_name, dir_names, remove_file_if_exists};
 use crate::atomic::{create_dir_durable, io_at, place_file};
 use crate::error::InvalidLayoutSnafu;
 use crate::incoming::{decode_batch, sack_name, sack_of, PendingBatches};
@@ -242,9 +242,14 @@ impl Packs {
         self.consumed_dir.join(sack_name(self.sacks, sack))
     }
 
-    /// The committed consumed file of `sack`.
+    /// The committed consumed file of `sack` (none yet: nothing consumed).
     fn consumed_file(&self, sack: u32) -> Result<Consumed> {
-        read_consumed(&self.consumed_path(sack))
+        let path = self.consumed_path(sack);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Consumed::parse(&String::from_utf8_lossy(&bytes))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Consumed::default()),
+            Err(e) => Err(e).with_context(io_at("read consumed file", &path)),
+        }
     }
 
     /// Runs `f` with what `sack` has consumed as this process sees it: the committed file and
@@ -450,7 +455,7 @@ impl Packs {
         let live = self.live()?;
         let path = self.consumed_path(sack);
         // Read afresh: the file is only trusted whole under the lock.
-        let mut consumed = read_consumed(&path)?;
+        let mut consumed = self.consumed_file(sack)?;
         consumed.merge(&acked);
         let headers: HashMap<&str, &Header> = live.iter().map(|(n, h)| (&**n, &**h)).collect();
         consumed.settle(|pack| headers.get(pack).map(|h| h.sack_entries(sack)));
@@ -517,20 +522,8 @@ pub(super) fn is_pack_name(name: &str) -> bool {
 
 /// The pack names in `dir` (temporary files and foreign entries are skipped).
 fn list_packs(dir: &Path) -> Result<Vec<String>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(io_at("list packs", dir)),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(io_at("list packs", dir))?;
-        if let Some(name) = entry.file_name().to_str() {
-            if is_pack_name(name) {
-                names.push(name.to_owned());
-            }
-        }
-    }
+    let mut names = dir_names(dir, "list packs")?;
+    names.retain(|name| is_pack_name(name));
     Ok(names)
 }
 
@@ -545,12 +538,4 @@ fn read_at(path: &Path, offset: u64, len: usize) -> Result<Option<Vec<u8>>> {
     file.read_exact_at(&mut bytes, offset)
         .with_context(io_at("read pack", path))?;
     Ok(Some(bytes))
-}
-
-fn read_consumed(path: &Path) -> Result<Consumed> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Consumed::parse(&String::from_utf8_lossy(&bytes))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Consumed::default()),
-        Err(e) => Err(e).with_context(io_at("read consumed file", path)),
-    }
 }
