@@ -62,6 +62,8 @@ async fn expunge_deleted_metrics(metricd: &Metricd) {
                 .delete_metric(id)
                 .await
                 .map_err(|e| e.to_string())?;
+            // The indexer row goes last, so no object outlives it after a power loss.
+            metricd.storage.sync().await.map_err(|e| e.to_string())?;
             metricd
                 .indexer
                 .expunge_metric(id)

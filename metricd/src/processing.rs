@@ -115,6 +115,13 @@ pub async fn process_sack(metricd: &Metricd, sack: u32) {
     while let Some(done) = in_flight.join_next().await {
         collect(Some(done), &mut processed);
     }
+    // The acks become durable only after the aggregates they stand for; a failed sync leaves
+    // them uncommitted, and a later commit (after its own sync) or a replay covers them.
+    if let Err(e) = metricd.storage.sync().await {
+        warn!(error = %e, "Cannot make the sack's aggregates durable; its batches will be processed again.");
+        metricd.incoming.abandon_sack(sack);
+        return;
+    }
     // Before the lock drops: other processes then see this pass's acks.
     if let Err(e) = metricd.incoming.commit_sack(sack).await {
         warn!(error = %e, "Cannot record the sack's processed batches; they will be processed again.");

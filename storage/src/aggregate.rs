@@ -48,10 +48,13 @@ pub trait AggregateStorage: Send + Sync {
     /// Reads splits; a missing split is `None`.
     async fn read_splits(&self, metric: Uuid, keys: &[SplitKey]) -> Result<Vec<Option<Vec<u8>>>>;
 
-    /// Durably writes the given splits and then the raw series, as one unit of work per metric,
-    /// then deletes `deleted_splits` (a key also in `splits` is written, not deleted; a missing
-    /// one is ignored). When this returns, everything is durable. After a crash, each object is
-    /// either old or new, and the raw series is not newer than the splits written before it.
+    /// Writes the given splits and then the raw series, as one unit of work per metric, then
+    /// deletes `deleted_splits` (a key also in `splits` is written, not deleted; a missing one is
+    /// ignored). Readers see each object either old or new, never torn, as soon as this returns;
+    /// the writes are durable once a later [`sync`](Self::sync) returned. The caller makes a
+    /// pass's acknowledgements of incoming measures durable only after that `sync`, so a power
+    /// loss before it replays the measures onto whatever mix of old and new objects survived,
+    /// which converges on the same aggregates.
     async fn write_metric(
         &self,
         metric: Uuid,
@@ -61,8 +64,14 @@ pub trait AggregateStorage: Send + Sync {
     ) -> Result<()>;
 
     /// Removes every object of `metric` (the janitor's expunge); a metric without objects is
-    /// not an error.
+    /// not an error. Durable once a later [`sync`](Self::sync) returned.
     async fn delete_metric(&self, metric: Uuid) -> Result<()>;
+
+    /// Returns once every write and delete that returned before this call is durable. Drivers
+    /// whose writes are durable at return do nothing.
+    async fn sync(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Health probe.
     async fn check(&self) -> Result<()>;

@@ -4,8 +4,8 @@
 //! Every file the file drivers (and `gnocchi-upgrade`) make durable goes through
 //! [`write_atomic`] or [`write_atomic_all`]: a reader or a crash sees either the old content of a
 //! path or the new one, never a torn file, and a call returns only once the new content and its
-//! directory entry are on stable storage. Incoming batches instead go through [`place_file`] and
-//! are made durable by one shared filesystem sync per round (`group_sync`). The root
+//! directory entry are on stable storage. Incoming batches and aggregates instead go through
+//! [`place_file`] and are made durable by one shared filesystem sync per round (`group_sync`). The root
 //! `clippy.toml` bans `fs::rename`/`fs::write` everywhere else.
 
 use std::fs::{self, File, OpenOptions};

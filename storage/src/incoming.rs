@@ -106,8 +106,9 @@ impl std::fmt::Debug for SackLock {
 /// Where the API queues measures and metricd finds them.
 ///
 /// Usage by metricd (engine.md §5.4): `lock_sack(s, false)`; for each metric of
-/// `metrics_with_measures(s)`, `read_measures`, process, write the aggregates durably, then `ack`
-/// with the `PendingBatches` read; `commit_sack(s)`; drop the lock. A batch added after
+/// `metrics_with_measures(s)`, `read_measures`, process, write the aggregates, then `ack` with
+/// the `PendingBatches` read; `AggregateStorage::sync`, then `commit_sack(s)` (or `abandon_sack(s)`
+/// when the sync failed); drop the lock. A batch added after
 /// `read_measures` survives the `ack` and is seen by the next pass. Between scans, `tidy`.
 ///
 /// An `ack` or `delete_metric` takes effect at once for this handle, and for other processes
@@ -147,11 +148,17 @@ pub trait Incoming: Send + Sync {
     /// commits it.
     async fn delete_metric(&self, metric: Uuid) -> Result<()>;
 
-    /// Makes this handle's acks and deletions in `sack` visible to every process. The caller
-    /// holds the sack lock. Drivers whose `ack` already did so do nothing.
+    /// Makes this handle's acks and deletions in `sack` visible to every process, and only then
+    /// deletes anything: the caller commits once the aggregates the acks stand for are durable
+    /// (`AggregateStorage::sync`). The caller holds the sack lock.
     async fn commit_sack(&self, _sack: u32) -> Result<()> {
         Ok(())
     }
+
+    /// Forgets this handle's acks and deletions in `sack` not yet committed: their batches are
+    /// pending again, for this handle too. The caller holds the sack lock and calls this when
+    /// the aggregates could not be made durable.
+    fn abandon_sack(&self, _sack: u32) {}
 
     /// Reclaims the space of batches every process has seen acknowledged; returns how many
     /// storage objects were removed. Needs no lock; metricd calls it between scans.

@@ -24,7 +24,7 @@ pub use aggregates::{
     Measures, Operation, OperationError, OutputPoint, Period, ReduceBase, ReduceMethod, Reference,
     Streaming, UnaryOp,
 };
-pub use atomic::{write_atomic, write_atomic_all};
+pub use atomic::write_atomic;
 pub use calendar::{resample_calendar, CalendarUnit};
 /// Unstable engine entry points for the criterion benches only.
 #[doc(hidden)]

@@ -1,5 +1,6 @@
 //! The file aggregate driver: one directory per metric, one file per split and one for the raw
-//! series, every file replaced through `write_atomic`.
+//! series, every file replaced atomically (temporary file, rename) and made durable by one shared
+//! filesystem sync per processing pass (`sync`).
 //!
 //! Layout under the base path (ours, not Gnocchi's; see engine.md §4.6 for theirs):
 //!
@@ -15,11 +16,11 @@
 //! (N = 0: none), which bounds directory sizes without Gnocchi's 16 nested levels for N = 2.
 //! `<method>` is the method name with `:` written `-` (`agg_rate-mean_300000000000`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,9 +31,9 @@ use tracing::warn;
 use uuid::Uuid;
 
 use super::{AggregateStorage, SplitKey};
-use crate::atomic::{blocking, create_dir_durable, io_at, sweep_tmp, sync_dir};
-use crate::atomic::{write_atomic, write_atomic_all};
+use crate::atomic::{blocking, create_dir_durable, io_at, place_file, sweep_tmp, write_atomic};
 use crate::error::{CorruptConfigSnafu, InvalidLayoutSnafu, NotInitialisedSnafu};
+use crate::group_sync::GroupSync;
 use crate::Result;
 
 /// Name of the file recording the layout.
@@ -65,6 +66,13 @@ struct Layout {
     base: PathBuf,
     tmp: PathBuf,
     subdir_len: usize,
+    sync: GroupSync,
+    /// Raw series written but not yet in place: `sync` places them once the splits written
+    /// before them are durable, so that no raw series is ever durably newer than its splits.
+    unplaced_raw: Mutex<HashMap<Uuid, Vec<u8>>>,
+    /// Serialises `sync`: a call returns only after the raw series taken by a concurrent call
+    /// are in place and durable too.
+    syncing: Mutex<()>,
 }
 
 impl FileStorage {
@@ -76,10 +84,14 @@ impl FileStorage {
             store: "storage",
             path: base.display().to_string(),
         })?;
+        let sync = GroupSync::open(&base).with_context(io_at("open storage directory", &base))?;
         let layout = Layout {
             tmp: base.join("tmp"),
             base,
             subdir_len: config.subdir_len as usize,
+            sync,
+            unplaced_raw: Mutex::default(),
+            syncing: Mutex::new(()),
         };
         if let Err(error) = sweep_tmp(&layout.tmp, STALE_TMP_AGE) {
             warn!(path = %layout.tmp.display(), %error, "Could not sweep temporary files.");
@@ -193,7 +205,17 @@ impl Layout {
             .join(key.start_ns.to_string())
     }
 
+    fn unplaced(&self) -> MutexGuard<'_, HashMap<Uuid, Vec<u8>>> {
+        // A map of byte strings replaced whole; a panic elsewhere cannot tear it.
+        self.unplaced_raw
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn read_raw(&self, metric: Uuid) -> Result<Option<Vec<u8>>> {
+        if let Some(raw) = self.unplaced().get(&metric) {
+            return Ok(Some(raw.clone()));
+        }
         let path = self.metric_dir(metric).join(RAW);
         read_if_exists(&path).with_context(io_at("read raw series", &path))
     }
@@ -243,65 +265,59 @@ impl Layout {
         raw: Vec<u8>,
     ) -> Result<()> {
         let dir = self.metric_dir(metric);
-        // Sorting groups the splits by series directory: one directory fsync per series.
         splits.sort_unstable_by_key(|(key, _)| *key);
         let paths: Vec<PathBuf> = splits
             .iter()
             .map(|(key, _)| self.split_path(&dir, key))
             .collect();
-        let raw_path = dir.join(RAW);
-        let mut files: Vec<(&Path, &[u8])> = paths
+        let files: Vec<(&Path, &[u8])> = paths
             .iter()
             .zip(&splits)
             .map(|(p, (_, bytes))| (p.as_path(), bytes.as_slice()))
             .collect();
-        // Last, so that it is durable only after every split.
-        files.push((&raw_path, &raw));
         let series_dirs: BTreeSet<&Path> = paths.iter().filter_map(|p| p.parent()).collect();
-
-        let mut attempt = 0;
-        loop {
-            let mut result = Ok(());
-            for d in series_dirs.iter().copied().chain([dir.as_path()]) {
-                result = create_dir_durable(d);
-                if result.is_err() {
-                    break;
-                }
-            }
-            let result = result.and_then(|()| write_atomic_all(&self.tmp, &files));
-            match result {
-                Ok(()) => break,
-                // A concurrent delete of a metric sharing our fan-out directories removed one.
-                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < RACE_RETRIES => {
-                    attempt += 1;
-                }
-                Err(e) => return Err(e).with_context(io_at("write metric", &dir)),
-            }
-        }
+        // Nothing is fsynced here: `sync` makes the whole pass durable.
+        place_all(&self.tmp, &series_dirs, &files).with_context(io_at("write metric", &dir))?;
 
         let written: BTreeSet<SplitKey> = splits.iter().map(|(k, _)| *k).collect();
-        let mut touched = BTreeSet::new();
         for key in deleted.iter().filter(|k| !written.contains(k)) {
             let path = self.split_path(&dir, key);
             match fs::remove_file(&path) {
-                Ok(()) => {
-                    if let Some(parent) = path.parent() {
-                        touched.insert(parent.to_path_buf());
-                    }
-                }
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).with_context(io_at("delete split", &path)),
             }
         }
-        // A deleted split must not come back after a crash: reads would return points beyond
-        // the timespan, and nothing would delete it again.
-        for d in touched {
-            sync_dir(&d).with_context(io_at("sync series directory", &d))?;
-        }
+        self.unplaced().insert(metric, raw);
         Ok(())
     }
 
+    /// Makes every write before the call durable: the splits first, then the raw series.
+    fn sync(&self) -> Result<()> {
+        let _serial = self
+            .syncing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.sync
+            .sync()
+            .with_context(io_at("sync storage", &self.base))?;
+        let raws = std::mem::take(&mut *self.unplaced());
+        if raws.is_empty() {
+            return Ok(());
+        }
+        for (metric, raw) in raws {
+            let dir = self.metric_dir(metric);
+            let path = dir.join(RAW);
+            place_all(&self.tmp, &BTreeSet::new(), &[(&path, &raw)])
+                .with_context(io_at("write raw series", &path))?;
+        }
+        self.sync
+            .sync()
+            .with_context(io_at("sync storage", &self.base))
+    }
+
     fn delete_metric(&self, metric: Uuid) -> Result<()> {
+        self.unplaced().remove(&metric);
         let dir = self.metric_dir(metric);
         let mut attempt = 0;
         loop {
@@ -333,6 +349,30 @@ impl Layout {
         File::create(&probe).with_context(io_at("create probe file", &probe))?;
         fs::remove_file(&probe).with_context(io_at("remove probe file", &probe))?;
         Ok(())
+    }
+}
+
+/// Creates `dirs` (and each file's parent) and puts the files in place, without fsyncing.
+/// Retries when a concurrent delete of a metric sharing the fan-out directories removed one.
+fn place_all(tmp: &Path, dirs: &BTreeSet<&Path>, files: &[(&Path, &[u8])]) -> io::Result<()> {
+    let mut attempt = 0;
+    loop {
+        let result = dirs
+            .iter()
+            .copied()
+            .chain(files.iter().filter_map(|(path, _)| path.parent()))
+            .try_for_each(fs::create_dir_all)
+            .and_then(|()| {
+                files
+                    .iter()
+                    .try_for_each(|(path, bytes)| place_file(tmp, path, bytes))
+            });
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < RACE_RETRIES => {
+                attempt += 1;
+            }
+            result => return result,
+        }
     }
 }
 
@@ -392,6 +432,11 @@ impl AggregateStorage for FileStorage {
         blocking("delete metric", move || inner.delete_metric(metric)).await
     }
 
+    async fn sync(&self) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        blocking("sync storage", move || inner.sync()).await
+    }
+
     async fn check(&self) -> Result<()> {
         let inner = Arc::clone(&self.inner);
         blocking("check storage", move || inner.check()).await
@@ -441,6 +486,7 @@ mod tests {
             .write_metric(metric, vec![(k, b"s".to_vec())], Vec::new(), b"r".to_vec())
             .await
             .unwrap();
+        storage.sync().await.unwrap();
         let metric_dir = dir
             .path()
             .join("01/23/0123abcd-0000-4000-8000-000000000001");
@@ -468,6 +514,7 @@ mod tests {
                 .await
                 .unwrap();
         }
+        storage.sync().await.unwrap();
         storage.delete_metric(a).await.unwrap();
         assert_eq!(storage.read_raw(a).await.unwrap(), None);
         assert_eq!(storage.read_raw(b).await.unwrap(), Some(b"r".to_vec()));
@@ -513,6 +560,60 @@ mod tests {
             i += 1;
         }
         deleter.await.unwrap();
+    }
+
+    /// Another process sees a metric's new splits at once, and its raw series only once `sync`
+    /// made those splits durable: a crash before then replays the measures onto the old raw
+    /// series, which a raw series newer than its splits would refuse as too old.
+    #[tokio::test]
+    async fn raw_series_is_placed_after_the_splits_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        FileStorage::upgrade(dir.path(), 2).unwrap();
+        let writer = FileStorage::open(dir.path()).unwrap();
+        let other = FileStorage::open(dir.path()).unwrap();
+        let metric = Uuid::new_v4();
+        let k = key("mean", 300_000_000_000, 0);
+        writer
+            .write_metric(
+                metric,
+                vec![(k, b"s1".to_vec())],
+                Vec::new(),
+                b"r1".to_vec(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(writer.read_raw(metric).await.unwrap(), Some(b"r1".to_vec()));
+        assert_eq!(other.read_raw(metric).await.unwrap(), None);
+        assert_eq!(
+            other.read_splits(metric, &[k]).await.unwrap(),
+            vec![Some(b"s1".to_vec())]
+        );
+        writer.sync().await.unwrap();
+        assert_eq!(other.read_raw(metric).await.unwrap(), Some(b"r1".to_vec()));
+
+        // A second pass: the other handle keeps the previous raw series until the sync.
+        writer
+            .write_metric(
+                metric,
+                vec![(k, b"s2".to_vec())],
+                Vec::new(),
+                b"r2".to_vec(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(other.read_raw(metric).await.unwrap(), Some(b"r1".to_vec()));
+        writer.sync().await.unwrap();
+        assert_eq!(other.read_raw(metric).await.unwrap(), Some(b"r2".to_vec()));
+
+        // A deleted metric's unplaced raw series is dropped, not placed by the next sync.
+        writer
+            .write_metric(metric, Vec::new(), Vec::new(), b"r3".to_vec())
+            .await
+            .unwrap();
+        writer.delete_metric(metric).await.unwrap();
+        writer.sync().await.unwrap();
+        assert_eq!(other.read_raw(metric).await.unwrap(), None);
+        assert_eq!(writer.read_raw(metric).await.unwrap(), None);
     }
 
     #[test]

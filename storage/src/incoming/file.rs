@@ -30,11 +30,11 @@ mod consumed;
 mod pack;
 mod packs;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -86,6 +86,8 @@ struct Layout {
     quarantine: PathBuf,
     sacks: u32,
     packs: Arc<Packs>,
+    /// Format-1 batches acknowledged but not yet committed, per sack: deleted by the commit.
+    legacy_acked: Mutex<HashMap<u32, Vec<PathBuf>>>,
 }
 
 impl FileIncoming {
@@ -206,6 +208,7 @@ impl Layout {
             locks: base.join("locks"),
             quarantine: base.join("quarantine"),
             packs: Arc::new(Packs::new(&base, sacks)),
+            legacy_acked: Mutex::default(),
             base,
             sacks,
         })
@@ -250,8 +253,22 @@ impl Layout {
     fn read_measures(&self, metric: Uuid) -> Result<PendingBatches> {
         let dir = self.metric_dir(metric);
         let mut pending = PendingBatches::default();
+        let acked: BTreeSet<PathBuf> = self
+            .legacy_lock()
+            .get(&sack_of(metric, self.sacks))
+            .map(|paths| {
+                paths
+                    .iter()
+                    .filter(|p| p.starts_with(&dir))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         for name in list_batches(&dir)? {
             let path = dir.join(&name);
+            if acked.contains(&path) {
+                continue;
+            }
             let bytes = match fs::read(&path) {
                 Ok(b) => b,
                 // Acknowledged by a concurrent pass that ignored the sack lock: nothing to do.
@@ -296,17 +313,42 @@ impl Layout {
             return Ok(());
         }
         let dir = self.metric_dir(metric);
+        let mut paths = Vec::new();
         for name in token.iter().filter(|t| !t.starts_with(TOKEN_PREFIX)) {
             if !is_batch_name(name) {
                 warn!(%metric, batch = %name, "Ignored an invalid batch name in an ack token.");
                 continue;
             }
-            let path = dir.join(name);
-            remove_file_if_exists(&path).with_context(io_at("delete batch", &path))?;
+            paths.push(dir.join(name));
         }
-        // Fails while batches remain, including one a concurrent add just renamed in; an add
-        // that loses the race sees the directory gone and recreates it (`place_batch`).
-        let _ = fs::remove_dir(&dir);
+        self.legacy_lock()
+            .entry(sack_of(metric, self.sacks))
+            .or_default()
+            .extend(paths);
+        Ok(())
+    }
+
+    fn legacy_lock(&self) -> MutexGuard<'_, HashMap<u32, Vec<PathBuf>>> {
+        // A list of paths; a panic elsewhere cannot tear it.
+        self.legacy_acked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Commits the pack acks of `sack`, then deletes its acknowledged format-1 batches.
+    fn commit_sack(&self, sack: u32) -> Result<()> {
+        self.packs.commit(sack)?;
+        let paths = self.legacy_lock().remove(&sack).unwrap_or_default();
+        let mut dirs = BTreeSet::new();
+        for path in &paths {
+            remove_file_if_exists(path).with_context(io_at("delete batch", path))?;
+            dirs.extend(path.parent().map(Path::to_path_buf));
+        }
+        for dir in dirs {
+            // Fails while batches remain, including one a concurrent add just renamed in; an add
+            // that loses the race sees the directory gone and recreates it (`place_batch`).
+            let _ = fs::remove_dir(&dir);
+        }
         Ok(())
     }
 
@@ -527,7 +569,12 @@ impl Incoming for FileIncoming {
     async fn commit_sack(&self, sack: u32) -> Result<()> {
         self.inner.check_sack(sack)?;
         let inner = Arc::clone(&self.inner);
-        blocking("commit sack", move || inner.packs.commit(sack)).await
+        blocking("commit sack", move || inner.commit_sack(sack)).await
+    }
+
+    fn abandon_sack(&self, sack: u32) {
+        self.inner.legacy_lock().remove(&sack);
+        self.inner.packs.abandon(sack);
     }
 
     async fn tidy(&self) -> Result<usize> {
@@ -960,9 +1007,48 @@ mod tests {
         );
         assert_eq!(kept.unwrap(), vec![7; 17]);
         incoming.ack(metric, &pending).await.unwrap();
+        // Deleted by the commit, which follows the aggregates' sync; hidden from this handle.
+        assert!(metric_dir.join("00000000000000000001_a").exists());
+        assert!(incoming.read_measures(metric).await.unwrap().is_empty());
         incoming.commit_sack(sack_of(metric, 4)).await.unwrap();
         assert_eq!(incoming.backlog().await.unwrap(), (0, 0));
         assert!(!metric_dir.join("00000000000000000001_a").exists());
+    }
+
+    /// Acks abandoned because the aggregates could not be made durable are forgotten: the
+    /// batches, of packs and of format 1, are pending again for this handle, and a later commit
+    /// does not consume them.
+    #[tokio::test]
+    async fn abandoned_acks_leave_batches_pending() {
+        let (dir, incoming) = open_store(4);
+        let metric = Uuid::from_u128(0x78);
+        let sack = sack_of(metric, 4);
+        let metric_dir = dir
+            .path()
+            .join(sack_name(4, sack))
+            .join(metric.hyphenated().to_string());
+        fs::create_dir_all(&metric_dir).unwrap();
+        plant(
+            metric_dir.join("00000000000000000001_a"),
+            encode_batch(&[Measure::new(1, 1.0)]),
+        );
+        incoming
+            .add_measures(&[(metric, vec![Measure::new(2, 2.0)])])
+            .await
+            .unwrap();
+        let lock = incoming.lock_sack(sack, false).await.unwrap().unwrap();
+        let pending = incoming.read_measures(metric).await.unwrap();
+        assert_eq!(pending.measures.len(), 2);
+        incoming.ack(metric, &pending).await.unwrap();
+        assert!(incoming.read_measures(metric).await.unwrap().is_empty());
+        incoming.abandon_sack(sack);
+        let again = incoming.read_measures(metric).await.unwrap();
+        assert_eq!((again.measures, again.token), (pending.measures, pending.token));
+        incoming.commit_sack(sack).await.unwrap();
+        drop(lock);
+        let other = FileIncoming::open(dir.path()).unwrap();
+        assert_eq!(other.backlog().await.unwrap(), (1, 2));
+        assert!(metric_dir.join("00000000000000000001_a").exists());
     }
 
     /// A temporary pack is never read; one left by a killed writer long ago is removed when a

@@ -332,6 +332,10 @@ pub(crate) async fn refresh(state: &AppState, loaded: &LoadedMetric) -> Result<(
         id,
     )
     .await?;
+    if let Err(e) = state.storage.sync().await {
+        state.incoming.abandon_sack(sack);
+        return Err(e.into());
+    }
     state.incoming.commit_sack(sack).await?;
     drop(lock);
     if let Some(newest) = outcome.and_then(|o| o.newest_measure_ns) {

@@ -504,6 +504,16 @@ impl Packs {
         Ok(deleted)
     }
 
+    /// Forgets this process's uncommitted acks of `sack`, and its index, whose entries of acked
+    /// metrics are gone: the next read sees those batches pending again.
+    pub fn abandon(&self, sack: u32) {
+        let mut state = self.lock();
+        state.acked.remove(&sack);
+        if let Some(index) = state.held.get_mut(&sack) {
+            *index = None;
+        }
+    }
+
     /// Marks `sack` held by this process: it may keep an index of it until [`Self::release`].
     pub fn hold(&self, sack: u32) {
         self.lock().held.insert(sack, None);
