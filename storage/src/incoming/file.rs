@@ -895,13 +895,23 @@ mod tests {
 
     /// While a process holds a sack, its metrics are read from an index built at the first
     /// read: the same batches as a read without the lock, also when the records do not fit the
-    /// index's memory budget; a batch added meanwhile is read at the next hold.
+    /// index's memory budget or the headers the header cache's; a batch added meanwhile is read
+    /// at the next hold.
     #[tokio::test]
     async fn held_sack_reads_its_index_and_later_batches_next_time() {
-        for budget in [None, Some(40)] {
+        for (budget, headers) in [
+            (None, None),
+            (Some(40), None),
+            (None, Some(3)),
+            (Some(40), Some(3)),
+        ] {
+            let budget = (budget, headers);
             let (_dir, incoming) = open_store(4);
-            if let Some(bytes) = budget {
+            if let Some(bytes) = budget.0 {
                 incoming.inner.packs.set_index_budget(bytes);
+            }
+            if let Some(entries) = headers {
+                incoming.inner.packs.set_header_budget(entries);
             }
             let (a, b) = (Uuid::from_u128(4), Uuid::from_u128(8)); // both in sack 0
             for i in 0..3 {
@@ -934,6 +944,12 @@ mod tests {
             let _lock = incoming.lock_sack(0, false).await.unwrap().unwrap();
             assert_eq!(incoming.read_measures(b).await.unwrap().measures, late);
             assert!(incoming.read_measures(a).await.unwrap().is_empty());
+            assert_eq!(incoming.backlog().await.unwrap(), (1, 1));
+            let cached = incoming.inner.packs.cached_header_entries();
+            assert!(
+                cached <= headers.unwrap_or(usize::MAX),
+                "{cached} entries cached"
+            );
         }
     }
 
@@ -1043,7 +1059,10 @@ mod tests {
         assert!(incoming.read_measures(metric).await.unwrap().is_empty());
         incoming.abandon_sack(sack);
         let again = incoming.read_measures(metric).await.unwrap();
-        assert_eq!((again.measures, again.token), (pending.measures, pending.token));
+        assert_eq!(
+            (again.measures, again.token),
+            (pending.measures, pending.token)
+        );
         incoming.commit_sack(sack).await.unwrap();
         drop(lock);
         let other = FileIncoming::open(dir.path()).unwrap();

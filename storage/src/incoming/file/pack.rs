@@ -41,6 +41,11 @@ pub(super) struct Header {
 }
 
 impl Header {
+    /// The number of entries (metrics) of the pack.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Offset of the first record in the file.
     fn records_offset(&self) -> u64 {
         (PREFIX_BYTES + self.entries.len() * ENTRY_BYTES) as u64

@@ -11,8 +11,9 @@
 //! killed between an ack and the commit leaves those batches pending: they are processed again,
 //! which re-adds measures already aggregated (engine.md §5.4 allows at-least-once).
 //!
-//! Each process keeps the headers of the live packs, its acks not yet committed, and, for the
-//! sacks it holds the lock of, their consumed files and records (dropped with the lock).
+//! Each process keeps the headers of the oldest live packs (up to [`HEADER_CACHE_ENTRIES`]), its
+//! acks not yet committed, and, for the sacks it holds the lock of, their consumed files and
+//! records (dropped with the lock).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
@@ -41,6 +42,10 @@ pub(super) const TOKEN_PREFIX: &str = "pack:";
 const INDEX_RECORD_BYTES: usize = 64 << 20;
 /// Bytes read at once when a pack's header is read.
 const HEADER_READ: usize = 16 << 10;
+/// Header entries (28 bytes each, one per pending batch) a process keeps in memory, at most:
+/// under a backlog beyond it, the newest packs' headers are read again at every listing, so
+/// memory stays bounded whatever the backlog.
+const HEADER_CACHE_ENTRIES: usize = 1 << 20;
 
 pub(super) struct Packs {
     dir: PathBuf,
@@ -50,6 +55,8 @@ pub(super) struct Packs {
     state: Mutex<State>,
     /// Bytes of records an index may keep in memory ([`INDEX_RECORD_BYTES`]; tests lower it).
     index_budget: AtomicUsize,
+    /// Header entries kept in memory ([`HEADER_CACHE_ENTRIES`]; tests lower it).
+    header_budget: AtomicUsize,
     /// Held while a sack index is built, so that the metrics of a sack read at the same time
     /// build it once.
     loading: Mutex<()>,
@@ -63,6 +70,7 @@ impl std::fmt::Debug for Packs {
 
 #[derive(Default)]
 struct State {
+    /// Headers of the oldest live packs, within the header budget.
     headers: HashMap<Arc<str>, Arc<Header>>,
     /// Acks of this process not yet committed, per sack.
     acked: HashMap<u32, Consumed>,
@@ -111,6 +119,7 @@ impl Packs {
             state: Mutex::default(),
             loading: Mutex::new(()),
             index_budget: AtomicUsize::new(INDEX_RECORD_BYTES),
+            header_budget: AtomicUsize::new(HEADER_CACHE_ENTRIES),
         }
     }
 
@@ -118,6 +127,18 @@ impl Packs {
     #[cfg(test)]
     pub fn set_index_budget(&self, bytes: usize) {
         self.index_budget.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Lowers the number of header entries kept in memory, so that tests reach re-reads.
+    #[cfg(test)]
+    pub fn set_header_budget(&self, entries: usize) {
+        self.header_budget.store(entries, Ordering::Relaxed);
+    }
+
+    /// Header entries in memory now.
+    #[cfg(test)]
+    pub fn cached_header_entries(&self) -> usize {
+        self.lock().headers.values().map(|h| h.len()).sum()
     }
 
     /// Creates the directories of the layout (`upgrade`).
@@ -165,24 +186,29 @@ impl Packs {
                 .cloned()
                 .collect()
         };
-        let mut loaded = Vec::with_capacity(missing.len());
+        let mut loaded = HashMap::with_capacity(missing.len());
         for name in missing {
             if let Some(header) = self.read_header(&name)? {
-                loaded.push((Arc::<str>::from(name), Arc::new(header)));
+                loaded.insert(Arc::<str>::from(name), Arc::new(header));
             }
         }
         let mut state = self.lock();
-        for (name, header) in loaded {
-            state.headers.insert(name, header);
-        }
         let listed: HashSet<&str> = names.iter().map(String::as_str).collect();
         state.headers.retain(|name, _| listed.contains(&**name));
-        let mut live: Live = state
-            .headers
-            .iter()
-            .map(|(n, h)| (Arc::clone(n), Arc::clone(h)))
-            .collect();
-        live.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut cached = state.headers.values().map(|h| h.len()).sum::<usize>();
+        let mut live: Live = Vec::with_capacity(names.len());
+        for name in &names {
+            if let Some((name, header)) = state.headers.get_key_value(name.as_str()) {
+                live.push((Arc::clone(name), Arc::clone(header)));
+            } else if let Some((name, header)) = loaded.remove_entry(name.as_str()) {
+                // Oldest first, so the packs processed next are the ones kept.
+                if cached + header.len() <= self.header_budget.load(Ordering::Relaxed) {
+                    cached += header.len();
+                    state.headers.insert(Arc::clone(&name), Arc::clone(&header));
+                }
+                live.push((name, header));
+            }
+        }
         Ok(live)
     }
 
