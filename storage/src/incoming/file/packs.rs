@@ -39,7 +39,7 @@ use crate::Result;
 /// Prefix of the `PendingBatches` tokens that name a pack entry (file batch names have no `:`).
 pub(super) const TOKEN_PREFIX: &str = "pack:";
 /// Records an index of a held sack keeps in memory, at most; the rest is read entry by entry.
-const INDEX_RECORD_BYTES: usize = 64 << 20;
+const INDEX_RECORD_BYTES: usize = 16 << 20;
 /// Bytes read at once when a pack's header is read.
 const HEADER_READ: usize = 16 << 10;
 /// Header entries (28 bytes each, one per pending batch) a process keeps in memory, at most:
