@@ -68,7 +68,7 @@ pub async fn run_services(
             stores.storage.clone(),
         )
         .context("preparing the API")?;
-        if services.metricd {
+        if services.metricd && config.metricd.greedy {
             let wake = wake.clone();
             state.set_measures_listener(Arc::new(move || wake.notify_one()));
         }
@@ -84,6 +84,7 @@ pub async fn run_services(
                 processing_delay: Duration::from_secs(config.metricd.metric_processing_delay),
                 cleanup_delay: Duration::from_secs(config.metricd.metric_cleanup_delay),
                 workers: config.metricd.effective_workers() as usize,
+                greedy: config.metricd.greedy,
             },
             wake,
         };

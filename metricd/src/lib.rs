@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use processing::process_sack;
+pub use processing::{process_sack, process_sacks};
 
 /// The timings of metricd (`[metricd]` of gnocchi.conf).
 #[derive(Debug, Clone)]
@@ -27,6 +27,9 @@ pub struct MetricdSettings {
     pub cleanup_delay: Duration,
     /// Sacks processed at the same time (`workers`; one per CPU by default).
     pub workers: usize,
+    /// Whether a scan that processed measures, or a wake-up from the API, starts the next scan
+    /// at once instead of after `processing_delay` (`greedy`).
+    pub greedy: bool,
 }
 
 /// What metricd works on: the three stores, and a wake-up the API pokes after accepting

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gnocchi_core::ArchivePolicy;
 use gnocchi_indexer::ProcessedMetric;
-use gnocchi_storage::{process_pending, ProcessOutcome};
+use gnocchi_storage::{process_pending, ProcessOutcome, SackLock};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, instrument, warn};
@@ -13,31 +13,51 @@ use uuid::Uuid;
 
 use crate::Metricd;
 
-/// Metrics of one sack processed at the same time. Processing a metric mostly waits for
-/// fsyncs; concurrent ones share the filesystem's journal commits.
+/// Metrics of one sack processed at the same time, so that reads, aggregation and writes of
+/// different metrics overlap.
 const METRICS_IN_FLIGHT: usize = 16;
+/// Consecutive sacks a worker processes before one storage sync and one indexer update cover
+/// them all: each sync and indexer commit waits for the disk.
+const SACKS_PER_SYNC: u32 = 8;
 
-/// Scans every sack, `settings.workers` sacks at a time, then waits for the next scan.
+/// Scans every sack, `settings.workers` groups of sacks at a time, then waits for the next
+/// scan.
 pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
     let workers = metricd.settings.workers.max(1);
     loop {
         let sacks = metricd.incoming.sacks();
         let mut in_flight = JoinSet::new();
-        for sack in 0..sacks {
+        let mut processed = 0;
+        for first in (0..sacks).step_by(SACKS_PER_SYNC as usize) {
             if shutdown.is_cancelled() {
                 break;
             }
             if in_flight.len() >= workers {
-                in_flight.join_next().await;
+                processed += in_flight
+                    .join_next()
+                    .await
+                    .and_then(Result::ok)
+                    .unwrap_or(0);
             }
             let metricd = metricd.clone();
-            in_flight.spawn(async move { process_sack(&metricd, sack).await });
+            let group: Vec<u32> = (first..sacks.min(first + SACKS_PER_SYNC)).collect();
+            in_flight.spawn(async move { process_sacks(&metricd, &group).await });
         }
         // The sacks in hand are finished, also on shutdown (their batches are acknowledged
         // only after their aggregates are durable either way).
-        while in_flight.join_next().await.is_some() {}
+        while let Some(done) = in_flight.join_next().await {
+            processed += done.unwrap_or(0);
+        }
         if let Err(e) = metricd.incoming.tidy().await {
             warn!(error = %e, "Cannot reclaim the space of processed batches.");
+        }
+        // Measures that arrived in the sacks already passed wait for the next scan: under load
+        // it starts at once, so the delay only paces an idle service.
+        if metricd.settings.greedy && processed > 0 {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            continue;
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -47,32 +67,88 @@ pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
     }
 }
 
-/// Processes every pending metric of `sack` if no other process holds its lock. Failures are
-/// isolated per metric: a metric that fails keeps its batches and is retried on the next pass,
-/// the others of the sack proceed (engine.md §5.8, "poison sack").
+/// Processes every pending metric of `sack` if no other process holds its lock; see
+/// [`process_sacks`].
+pub async fn process_sack(metricd: &Metricd, sack: u32) -> usize {
+    process_sacks(metricd, &[sack]).await
+}
+
+/// Processes every pending metric of each of `sacks` whose lock no other process holds, then
+/// makes the aggregates durable with one storage sync, commits each sack's acks and releases
+/// its lock. Failures are isolated per metric: a metric that fails keeps its batches and is
+/// retried on the next pass, the others proceed (engine.md §5.8, "poison sack"). Returns how
+/// many metrics had their batches committed.
+pub async fn process_sacks(metricd: &Metricd, sacks: &[u32]) -> usize {
+    let mut passes = Vec::with_capacity(sacks.len());
+    for &sack in sacks {
+        if let Some(pass) = pass_sack(metricd, sack).await {
+            passes.push(pass);
+        }
+    }
+    if passes.is_empty() {
+        return 0;
+    }
+    // The acks become durable only after the aggregates they stand for; when the sync fails
+    // they are dropped, and the batches processed again.
+    if let Err(e) = metricd.storage.sync().await {
+        warn!(error = %e, "Cannot make the aggregates durable; their batches will be processed again.");
+        for pass in &passes {
+            metricd.incoming.abandon_sack(pass.sack);
+        }
+        return 0;
+    }
+    let mut processed = Vec::new();
+    for pass in passes {
+        // Before the lock drops: other processes then see this pass's acks.
+        match metricd.incoming.commit_sack(pass.sack).await {
+            Ok(()) => processed.extend(pass.processed),
+            Err(e) => warn!(
+                sack = pass.sack,
+                error = %e,
+                "Cannot record the sack's processed batches; they will be processed again."
+            ),
+        }
+    }
+    if !processed.is_empty() {
+        if let Err(e) = metricd.indexer.mark_metrics_processed(&processed).await {
+            warn!(error = %e, "Cannot record the processing in the indexer.");
+        }
+    }
+    processed.len()
+}
+
+/// One sack processed and still locked, its acks not yet committed.
+struct SackPass {
+    sack: u32,
+    processed: Vec<ProcessedMetric>,
+    _lock: SackLock,
+}
+
+/// Processes the pending metrics of `sack` under its lock; `None` when it has none or another
+/// process holds it.
 #[instrument(skip_all, fields(sack))]
-pub async fn process_sack(metricd: &Metricd, sack: u32) {
+async fn pass_sack(metricd: &Metricd, sack: u32) -> Option<SackPass> {
     let ids = match metricd.incoming.metrics_with_measures(sack).await {
-        Ok(ids) if ids.is_empty() => return,
+        Ok(ids) if ids.is_empty() => return None,
         Ok(ids) => ids,
         Err(e) => {
             warn!(error = %e, "Cannot list the sack.");
-            return;
+            return None;
         }
     };
-    let _lock = match metricd.incoming.lock_sack(sack, false).await {
+    let lock = match metricd.incoming.lock_sack(sack, false).await {
         Ok(Some(lock)) => lock,
-        Ok(None) => return,
+        Ok(None) => return None,
         Err(e) => {
             warn!(error = %e, "Cannot lock the sack.");
-            return;
+            return None;
         }
     };
     let metrics = match metricd.indexer.metrics_by_ids(&ids).await {
         Ok(m) => m,
         Err(e) => {
             warn!(error = %e, "Cannot read the sack's metrics from the indexer.");
-            return;
+            return None;
         }
     };
     let known: HashMap<_, _> = metrics.iter().map(|m| (m.id, m)).collect();
@@ -115,22 +191,11 @@ pub async fn process_sack(metricd: &Metricd, sack: u32) {
     while let Some(done) = in_flight.join_next().await {
         collect(Some(done), &mut processed);
     }
-    // The acks become durable only after the aggregates they stand for; a failed sync leaves
-    // them uncommitted, and a later commit (after its own sync) or a replay covers them.
-    if let Err(e) = metricd.storage.sync().await {
-        warn!(error = %e, "Cannot make the sack's aggregates durable; its batches will be processed again.");
-        metricd.incoming.abandon_sack(sack);
-        return;
-    }
-    // Before the lock drops: other processes then see this pass's acks.
-    if let Err(e) = metricd.incoming.commit_sack(sack).await {
-        warn!(error = %e, "Cannot record the sack's processed batches; they will be processed again.");
-    }
-    if !processed.is_empty() {
-        if let Err(e) = metricd.indexer.mark_metrics_processed(&processed).await {
-            warn!(error = %e, "Cannot record the processing in the indexer.");
-        }
-    }
+    Some(SackPass {
+        sack,
+        processed,
+        _lock: lock,
+    })
 }
 
 type MetricResult = (Uuid, gnocchi_storage::Result<Option<ProcessOutcome>>);
