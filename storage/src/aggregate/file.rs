@@ -6,10 +6,11 @@
 //!
 //! ```text
 //! gnocchi-rs-storage.json                   {"format": 1, "subdir_len": N}, written by upgrade
-//! tmp/                                      temporary files (shared with the file incoming store
-//!                                           when the base paths match)
+//! tmp/                                      temporary files of the layout record (shared with the
+//!                                           file incoming store when the base paths match)
 //! <h[0:N]>/<h[N:2N]>/<uuid>/raw             the raw ("bound") series
 //! <h[0:N]>/<h[N:2N]>/<uuid>/agg_<method>_<granularity ns>/<split start ns>   one split
+//! <any of those directories>/<uuid>.tmp     an object being written, renamed within its directory
 //! ```
 //!
 //! `h` is the metric id as 32 lowercase hex digits; at most two fan-out levels of `N` digits each
@@ -233,14 +234,25 @@ impl Layout {
             Err(e) => return Err(e).with_context(io_at("list splits", &dir)),
         };
         let mut keys = Vec::new();
+        let mut temporary = false;
         for entry in entries {
             let entry = entry.with_context(io_at("list splits", &dir))?;
-            if let Some(start_ns) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+            let name = entry.file_name();
+            let name = name.to_str().unwrap_or_default();
+            if let Ok(start_ns) = name.parse() {
                 keys.push(SplitKey {
                     method,
                     granularity_ns,
                     start_ns,
                 });
+            } else {
+                temporary |= name.ends_with(".tmp");
+            }
+        }
+        if temporary {
+            // Left by a process killed between creating and renaming a split.
+            if let Err(error) = sweep_tmp(&dir, STALE_TMP_AGE) {
+                warn!(path = %dir.display(), %error, "Could not sweep temporary files.");
             }
         }
         keys.sort_unstable();
@@ -275,9 +287,8 @@ impl Layout {
             .zip(&splits)
             .map(|(p, (_, bytes))| (p.as_path(), bytes.as_slice()))
             .collect();
-        let series_dirs: BTreeSet<&Path> = paths.iter().filter_map(|p| p.parent()).collect();
         // Nothing is fsynced here: `sync` makes the whole pass durable.
-        place_all(&self.tmp, &series_dirs, &files).with_context(io_at("write metric", &dir))?;
+        place_all(&files).with_context(io_at("write metric", &dir))?;
 
         let written: BTreeSet<SplitKey> = splits.iter().map(|(k, _)| *k).collect();
         for key in deleted.iter().filter(|k| !written.contains(k)) {
@@ -308,8 +319,7 @@ impl Layout {
         for (metric, raw) in raws {
             let dir = self.metric_dir(metric);
             let path = dir.join(RAW);
-            place_all(&self.tmp, &BTreeSet::new(), &[(&path, &raw)])
-                .with_context(io_at("write raw series", &path))?;
+            place_all(&[(&path, &raw)]).with_context(io_at("write raw series", &path))?;
         }
         self.sync
             .sync()
@@ -352,21 +362,17 @@ impl Layout {
     }
 }
 
-/// Creates `dirs` (and each file's parent) and puts the files in place, without fsyncing.
-/// Retries when a concurrent delete of a metric sharing the fan-out directories removed one.
-fn place_all(tmp: &Path, dirs: &BTreeSet<&Path>, files: &[(&Path, &[u8])]) -> io::Result<()> {
+/// Puts the files in place, creating their directories, without fsyncing. Each temporary file
+/// is created in its file's own directory: ext4 then allocates its inode near that directory's,
+/// and the rename locks one directory, not a shared temporary one. Retries when a concurrent
+/// delete of a metric sharing the fan-out directories removed one.
+fn place_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
     let mut attempt = 0;
     loop {
-        let result = dirs
-            .iter()
-            .copied()
-            .chain(files.iter().filter_map(|(path, _)| path.parent()))
-            .try_for_each(fs::create_dir_all)
-            .and_then(|()| {
-                files
-                    .iter()
-                    .try_for_each(|(path, bytes)| place_file(tmp, path, bytes))
-            });
+        let result = files.iter().try_for_each(|(path, bytes)| {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            fs::create_dir_all(dir).and_then(|()| place_file(dir, path, bytes))
+        });
         match result {
             Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < RACE_RETRIES => {
                 attempt += 1;
@@ -560,6 +566,47 @@ mod tests {
             i += 1;
         }
         deleter.await.unwrap();
+    }
+
+    /// A temporary split is never listed; one left by a killed writer long ago is removed by
+    /// the next listing of its series, one being written now is kept.
+    #[tokio::test]
+    async fn temporary_splits_are_not_listed_and_stale_ones_go() {
+        let dir = tempfile::tempdir().unwrap();
+        FileStorage::upgrade(dir.path(), 0).unwrap();
+        let storage = FileStorage::open(dir.path()).unwrap();
+        let metric = Uuid::new_v4();
+        let k = key("mean", 300_000_000_000, 0);
+        storage
+            .write_metric(metric, vec![(k, b"s".to_vec())], Vec::new(), b"r".to_vec())
+            .await
+            .unwrap();
+        let series = dir
+            .path()
+            .join(metric.hyphenated().to_string())
+            .join("agg_mean_300000000000");
+        assert_eq!(
+            fs::read_dir(&series).unwrap().count(),
+            1,
+            "renamed in place"
+        );
+        let (stale, fresh) = (series.join("a1.tmp"), series.join("b2.tmp"));
+        for path in [&stale, &fresh] {
+            File::create(path).unwrap();
+        }
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - STALE_TMP_AGE - Duration::from_secs(60))
+            .unwrap();
+        let listed = storage
+            .list_splits(metric, k.method, k.granularity_ns)
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![k]);
+        assert!(!stale.exists());
+        assert!(fresh.exists());
     }
 
     /// Another process sees a metric's new splits at once, and its raw series only once `sync`
