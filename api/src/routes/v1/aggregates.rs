@@ -15,6 +15,8 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use gnocchi_core::ArchivePolicy;
+use gnocchi_indexer::Resource;
 use gnocchi_storage::{
     evaluate_draining, measures_json, parse_operations, plan_granularities, AggregatesError,
     Column, ColumnName, ColumnPolicy, EvalOptions, Filling, Measures, Operation, Reference,
@@ -24,7 +26,7 @@ use uuid::Uuid;
 
 use self::errors::aggregates_error;
 use self::params::Window;
-use super::metric::{describe, LoadedMetric};
+use super::metric::{describe_with, LoadedMetric};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::query::Query;
@@ -208,13 +210,32 @@ async fn load_metrics(
             Some(Value::Array(missing)),
         ));
     }
+    // One read per distinct policy and one for every resource, not two reads per metric.
+    let mut policies: HashMap<String, ArchivePolicy> = HashMap::new();
+    for m in &found {
+        if !policies.contains_key(&m.archive_policy_name) {
+            let p = state.indexer.archive_policy(&m.archive_policy_name).await?;
+            policies.insert(m.archive_policy_name.clone(), p);
+        }
+    }
+    let mut resource_ids: Vec<Uuid> = found.iter().filter_map(|m| m.resource_id).collect();
+    resource_ids.sort_unstable();
+    resource_ids.dedup();
+    let resources: HashMap<Uuid, Resource> = if resource_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let rows = state.indexer.resources_by_ids(&resource_ids).await?;
+        rows.into_iter().map(|r| (r.id, r)).collect()
+    };
     let mut by_id: HashMap<Uuid, _> = found.into_iter().map(|m| (m.id, m)).collect();
     let mut loaded = HashMap::with_capacity(by_id.len());
     for id in ids {
         let Some(metric) = by_id.remove(id) else {
             continue;
         };
-        let l = describe(state, metric).await?;
+        let policy = policies[&metric.archive_policy_name].clone();
+        let resource = metric.resource_id.and_then(|rid| resources.get(&rid));
+        let l = describe_with(metric, policy, resource);
         caller.enforce("get metric", &l.detail)?;
         loaded.insert(*id, l);
     }

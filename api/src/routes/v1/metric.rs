@@ -137,23 +137,35 @@ pub(crate) async fn describe(state: &AppState, metric: Metric) -> Result<LoadedM
         .await?;
     let resource = match metric.resource_id {
         Some(rid) => match state.indexer.resource(None, rid).await {
-            Ok(r) => Some(resource_json(&r)),
+            Ok(r) => Some(r),
             Err(gnocchi_indexer::Error::ResourceNotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         },
         None => None,
     };
+    Ok(describe_with(metric, policy, resource.as_ref()))
+}
+
+/// [`describe`] from a policy and resource the caller has read (`None`: no resource, or gone).
+pub(crate) fn describe_with(
+    metric: Metric,
+    policy: ArchivePolicy,
+    resource: Option<&Resource>,
+) -> LoadedMetric {
     let mut o = common(&metric);
     o.insert(
         "archive_policy".into(),
         archive_policy_body::to_json(&policy),
     );
-    o.insert("resource".into(), resource.unwrap_or(Value::Null));
-    Ok(LoadedMetric {
+    o.insert(
+        "resource".into(),
+        resource.map_or(Value::Null, resource_json),
+    );
+    LoadedMetric {
         metric,
         policy,
         detail: Value::Object(o),
-    })
+    }
 }
 
 /// [`describe`] for the many metrics of one batch request: each archive policy and resource is
