@@ -87,17 +87,27 @@ pub async fn read_measures(
         jobs.push((item, keys, bytes));
     }
     let query = *query;
-    tokio::task::spawn_blocking(move || {
+    let total: usize = jobs
+        .iter()
+        .flat_map(|(_, _, bytes)| bytes.iter().flatten())
+        .map(Vec::len)
+        .sum();
+    let decode = move || {
         let mut out = Vec::new();
         for (item, keys, bytes) in jobs {
             render(metric, &query, item, &keys, bytes, &mut out);
         }
         out
-    })
-    .await
-    .context(BlockingTaskSnafu {
-        op: "read measures",
-    })
+    };
+    // A few splits decode in microseconds: less than handing them to another thread.
+    if total <= window::INLINE_DECODE_BYTES {
+        return Ok(decode());
+    }
+    tokio::task::spawn_blocking(decode)
+        .await
+        .context(BlockingTaskSnafu {
+            op: "read measures",
+        })
 }
 
 /// The keys of `metric`'s `method` splits at `g` that overlap `[start_ns, stop_ns)`, ascending.

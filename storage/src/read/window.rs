@@ -11,6 +11,9 @@ use crate::engine::{decode_split, floor_to};
 use crate::error::{BlockingTaskSnafu, GranularityNotInPolicySnafu};
 use crate::{AggregateStorage, AggregatedPoint, Result, SplitKey};
 
+/// Encoded bytes decoded on the calling task rather than on the blocking pool, at most.
+pub(super) const INLINE_DECODE_BYTES: usize = 64 << 10;
+
 /// The splits of one (metric, method, granularity) series that overlap a window.
 #[derive(Debug, Clone)]
 pub struct WindowReader {
@@ -134,8 +137,9 @@ impl WindowReader {
             return Ok(Vec::new());
         }
         let bytes = storage.read_splits(self.metric, &keys).await?;
+        let total: usize = bytes.iter().flatten().map(Vec::len).sum();
         let (metric, g, stop) = (self.metric, self.granularity_ns, self.stop_ns);
-        tokio::task::spawn_blocking(move || {
+        let decode = move || {
             let mut s = super::concat_splits(metric, g, &keys, bytes);
             s.truncate_to_timespan(timespan);
             s.retain_range(lo, stop);
@@ -147,10 +151,15 @@ impl WindowReader {
                     value,
                 })
                 .collect()
-        })
-        .await
-        .context(BlockingTaskSnafu {
-            op: "read a window of splits",
-        })
+        };
+        // A few splits decode in microseconds: less than handing them to another thread.
+        if total <= INLINE_DECODE_BYTES {
+            return Ok(decode());
+        }
+        tokio::task::spawn_blocking(decode)
+            .await
+            .context(BlockingTaskSnafu {
+                op: "read a window of splits",
+            })
     }
 }
