@@ -11,9 +11,10 @@
 //! killed between an ack and the commit leaves those batches pending: they are processed again,
 //! which re-adds measures already aggregated (engine.md §5.4 allows at-least-once).
 //!
-//! Each process keeps the headers of the oldest live packs (up to [`HEADER_CACHE_ENTRIES`]), its
-//! acks not yet committed, and, for the sacks it holds the lock of, their consumed files and
-//! records (dropped with the lock).
+//! Each process sees a window of the live packs: the oldest ones, up to [`HEADER_CACHE_ENTRIES`]
+//! header entries. It keeps their headers, its acks not yet committed, and, for the sacks it
+//! holds the lock of, their consumed files and records (dropped with the lock). Counts and reads
+//! cover the window; a newer pack enters it once older ones are consumed and deleted.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
@@ -42,9 +43,9 @@ pub(super) const TOKEN_PREFIX: &str = "pack:";
 const INDEX_RECORD_BYTES: usize = 16 << 20;
 /// Bytes read at once when a pack's header is read.
 const HEADER_READ: usize = 16 << 10;
-/// Header entries (28 bytes each, one per pending batch) a process keeps in memory, at most:
-/// under a backlog beyond it, the newest packs' headers are read again at every listing, so
-/// memory stays bounded whatever the backlog.
+/// Header entries (28 bytes each, one per pending batch) of the packs in the window: the
+/// oldest packs, which are read and processed first; newer ones wait, so memory stays bounded
+/// whatever the backlog.
 const HEADER_CACHE_ENTRIES: usize = 1 << 20;
 
 pub(super) struct Packs {
@@ -55,7 +56,7 @@ pub(super) struct Packs {
     state: Mutex<State>,
     /// Bytes of records an index may keep in memory ([`INDEX_RECORD_BYTES`]; tests lower it).
     index_budget: AtomicUsize,
-    /// Header entries kept in memory ([`HEADER_CACHE_ENTRIES`]; tests lower it).
+    /// Header entries of the window ([`HEADER_CACHE_ENTRIES`]; tests lower it).
     header_budget: AtomicUsize,
     /// Held while a sack index is built, so that the metrics of a sack read at the same time
     /// build it once.
@@ -174,40 +175,50 @@ impl Packs {
         place_file(&self.dir, &path, pack).with_context(io_at("write pack", &path))
     }
 
-    /// The live packs, refreshing the header cache from a listing of the directory.
+    /// The packs in the window, from a listing of the directory: the oldest live packs, in
+    /// arrival order, whose headers hold at most the header budget of entries (at least one
+    /// pack). Newer packs wait until older ones are consumed and deleted, so that neither the
+    /// headers kept nor those read per listing grow with the backlog.
     fn live(&self) -> Result<Live> {
         let mut names = list_packs(&self.dir)?;
         names.sort_unstable();
-        let missing: Vec<String> = {
-            let state = self.lock();
-            names
-                .iter()
-                .filter(|n| !state.headers.contains_key(n.as_str()))
-                .cloned()
-                .collect()
-        };
-        let mut loaded = HashMap::with_capacity(missing.len());
-        for name in missing {
-            if let Some(header) = self.read_header(&name)? {
-                loaded.insert(Arc::<str>::from(name), Arc::new(header));
+        let budget = self.header_budget.load(Ordering::Relaxed);
+        let mut live: Live = Vec::new();
+        let mut entries = 0;
+        for name in names {
+            let cached = self
+                .lock()
+                .headers
+                .get_key_value(name.as_str())
+                .map(|(n, h)| (Arc::clone(n), Arc::clone(h)));
+            let (name, header) = match cached {
+                Some(known) => known,
+                None => match self.read_header(&name)? {
+                    Some(header) => (Arc::<str>::from(name), Arc::new(header)),
+                    None => continue,
+                },
+            };
+            if !live.is_empty() && entries + header.len() > budget {
+                break;
             }
+            entries += header.len();
+            live.push((name, header));
         }
         let mut state = self.lock();
-        let listed: HashSet<&str> = names.iter().map(String::as_str).collect();
-        state.headers.retain(|name, _| listed.contains(&**name));
-        let mut cached = state.headers.values().map(|h| h.len()).sum::<usize>();
-        let mut live: Live = Vec::with_capacity(names.len());
-        for name in &names {
-            if let Some((name, header)) = state.headers.get_key_value(name.as_str()) {
-                live.push((Arc::clone(name), Arc::clone(header)));
-            } else if let Some((name, header)) = loaded.remove_entry(name.as_str()) {
-                // Oldest first, so the packs processed next are the ones kept.
-                if cached + header.len() <= self.header_budget.load(Ordering::Relaxed) {
-                    cached += header.len();
-                    state.headers.insert(Arc::clone(&name), Arc::clone(&header));
-                }
-                live.push((name, header));
+        match (live.first(), live.last()) {
+            (Some((first, _)), Some((last, _))) => {
+                // Headers of deleted packs inside the window go once the window passes them.
+                state
+                    .headers
+                    .retain(|n, _| (&**first..=&**last).contains(&&**n));
             }
+            _ => state.headers.clear(),
+        }
+        for (name, header) in &live {
+            state
+                .headers
+                .entry(Arc::clone(name))
+                .or_insert_with(|| Arc::clone(header));
         }
         Ok(live)
     }
