@@ -316,10 +316,18 @@ impl Layout {
         if raws.is_empty() {
             return Ok(());
         }
-        for (metric, raw) in raws {
-            let dir = self.metric_dir(metric);
-            let path = dir.join(RAW);
-            place_all(&[(&path, &raw)]).with_context(io_at("write raw series", &path))?;
+        let mut raws = raws.into_iter();
+        while let Some((metric, raw)) = raws.next() {
+            let path = self.metric_dir(metric).join(RAW);
+            if let Err(e) = place_all(&[(&path, &raw)]) {
+                // Back for the next sync, unless newer: a concurrent caller whose raw series this
+                // call took must not see them lost.
+                let mut unplaced = self.unplaced();
+                for (metric, raw) in std::iter::once((metric, raw)).chain(raws) {
+                    unplaced.entry(metric).or_insert(raw);
+                }
+                return Err(e).with_context(io_at("write raw series", &path));
+            }
         }
         self.sync
             .sync()

@@ -46,6 +46,11 @@ impl Header {
         self.entries.len()
     }
 
+    /// Every entry, sorted by (sack, metric).
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
     /// Offset of the first record in the file.
     fn records_offset(&self) -> u64 {
         (PREFIX_BYTES + self.entries.len() * ENTRY_BYTES) as u64

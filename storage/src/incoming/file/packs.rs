@@ -130,7 +130,7 @@ impl Packs {
         self.index_budget.store(bytes, Ordering::Relaxed);
     }
 
-    /// Lowers the number of header entries kept in memory, so that tests reach re-reads.
+    /// Lowers the header entries of the window, so that tests reach its end.
     #[cfg(test)]
     pub fn set_header_budget(&self, entries: usize) {
         self.header_budget.store(entries, Ordering::Relaxed);
@@ -180,12 +180,19 @@ impl Packs {
     /// pack). Newer packs wait until older ones are consumed and deleted, so that neither the
     /// headers kept nor those read per listing grow with the backlog.
     fn live(&self) -> Result<Live> {
+        Ok(self.window()?.0)
+    }
+
+    /// [`Self::live`], and the names of the newer packs, beyond the window.
+    fn window(&self) -> Result<(Live, Vec<String>)> {
         let mut names = list_packs(&self.dir)?;
         names.sort_unstable();
         let budget = self.header_budget.load(Ordering::Relaxed);
         let mut live: Live = Vec::new();
         let mut entries = 0;
-        for name in names {
+        let mut names = names.into_iter();
+        let mut beyond = Vec::new();
+        while let Some(name) = names.next() {
             let cached = self
                 .lock()
                 .headers
@@ -199,6 +206,8 @@ impl Packs {
                 },
             };
             if !live.is_empty() && entries + header.len() > budget {
+                beyond.push(name.to_string());
+                beyond.extend(names);
                 break;
             }
             entries += header.len();
@@ -220,7 +229,7 @@ impl Packs {
                 .entry(Arc::clone(name))
                 .or_insert_with(|| Arc::clone(header));
         }
-        Ok(live)
+        Ok((live, beyond))
     }
 
     /// Reads a pack's header; `None` when the pack is gone or was torn (then quarantined).
@@ -311,12 +320,23 @@ impl Packs {
         self.count(&live, sack)
     }
 
-    /// Pending batches per metric of every sack.
+    /// Pending batches per metric of every sack: those of the window, and every batch of the
+    /// packs beyond it, whose headers are read one at a time and not kept. (No process reads
+    /// past its window, so those are pending, but for a process that saw a window a little
+    /// further on: an overcount until the next `tidy`, never a backlog reported empty.)
     pub fn backlog(&self) -> Result<Vec<HashMap<Uuid, u64>>> {
-        let live = self.live()?;
-        (0..self.sacks)
+        let (live, beyond) = self.window()?;
+        let mut counts = (0..self.sacks)
             .map(|sack| self.count(&live, sack))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        for name in beyond {
+            if let Some(header) = self.read_header(&name)? {
+                for e in header.entries() {
+                    *counts[e.sack as usize].entry(e.metric).or_insert(0) += 1;
+                }
+            }
+        }
+        Ok(counts)
     }
 
     fn count(&self, live: &Live, sack: u32) -> Result<HashMap<Uuid, u64>> {
