@@ -397,9 +397,11 @@ pub(super) async fn fetch(
         sql.push_str(" LIMIT ?");
         binds.push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     }
-    // Cached as a prepared statement: SQLite prepares it again by itself when the schema
-    // changed, and rows are decoded by position whatever the attributes' types.
+    // Not cached as a prepared statement: after an attribute is dropped and re-added with
+    // another type the same text yields another row type, which PostgreSQL refuses to run
+    // from a cached plan.
     let rows = sqlx::query_with(&stmt(&sql), arguments(binds)?)
+        .persistent(false)
         .fetch_all(&mut *conn)
         .await
         .context(QuerySnafu {
