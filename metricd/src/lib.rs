@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use processing::{process_sack, process_sacks};
+pub use processing::process_sacks;
 
 /// The timings of metricd (`[metricd]` of gnocchi.conf).
 #[derive(Debug, Clone)]

@@ -67,12 +67,6 @@ pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
     }
 }
 
-/// Processes every pending metric of `sack` if no other process holds its lock; see
-/// [`process_sacks`].
-pub async fn process_sack(metricd: &Metricd, sack: u32) -> usize {
-    process_sacks(metricd, &[sack]).await
-}
-
 /// Processes every pending metric of each of `sacks` whose lock no other process holds, then
 /// makes the aggregates durable with one storage sync, commits each sack's acks and releases
 /// its lock. Failures are isolated per metric: a metric that fails keeps its batches and is
