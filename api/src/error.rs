@@ -583,7 +583,7 @@ impl From<gnocchi_storage::Error> for ApiError {
             E::CalendarRateResample { method } => Self::bad_request(format!(
                 "Aggregation method '{method}' cannot be resampled to a calendar period"
             )),
-            e @ (E::Io { .. } | E::NotInitialised { .. }) => {
+            e @ (E::Io { .. } | E::Database { .. } | E::NotInitialised { .. }) => {
                 Self::backend_unavailable("storage", error_chain(&e))
             }
             e @ (E::CorruptConfig { .. }

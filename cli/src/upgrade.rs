@@ -2,11 +2,11 @@
 //! (shared/spec/engine.md §2.1, §2.2). Idempotent: a second run changes nothing.
 
 use anyhow::Context;
-use gnocchi_core::config::{Config, StorageDriver};
+use gnocchi_core::config::{Config, FileLayoutChoice, StorageDriver};
 use gnocchi_core::{
     AggregationMethod, ArchivePolicy, ArchivePolicyItem, ArchivePolicyRule, BaseMethod, NS_PER_SEC,
 };
-use gnocchi_storage::{FileIncoming, FileStorage};
+use gnocchi_storage::{FileIncoming, FileLayout, FileStorage};
 
 use crate::legacy_types::create_legacy_resource_types;
 use crate::stores::open_indexer;
@@ -70,9 +70,14 @@ pub async fn upgrade(
         progress("Upgrading the storage");
         match config.storage.driver {
             StorageDriver::File => {
-                FileStorage::upgrade(
+                let layout = match config.storage.file_layout {
+                    FileLayoutChoice::Packed => FileLayout::Packed,
+                    FileLayoutChoice::Files => FileLayout::Files,
+                };
+                FileStorage::upgrade_with(
                     &config.storage.file_basepath,
                     config.storage.file_subdir_len,
+                    layout,
                 )
                 .with_context(|| {
                     format!("creating the storage at {}", config.storage.file_basepath)

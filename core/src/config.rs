@@ -28,8 +28,8 @@ pub use error::ConfigError;
 pub use sample::sample;
 pub use sections::{
     Amqp1dDataSource, Amqp1dSection, ApiSection, ArchivePolicySection, AuthMode, CorsSection,
-    DefaultSection, IndexerSection, KeystoneAuthtokenSection, MetricdSection, OsloPolicySection,
-    StatsdSection, StorageDriver, StorageSection, SwiftEndpointType, UwsgiMode,
+    DefaultSection, FileLayoutChoice, IndexerSection, KeystoneAuthtokenSection, MetricdSection,
+    OsloPolicySection, StatsdSection, StorageDriver, StorageSection, SwiftEndpointType, UwsgiMode,
 };
 pub use validate::IndexerUrl;
 

@@ -59,6 +59,12 @@ pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
             }
             continue;
         }
+        // Nothing written since the last sync: the storage may compact its logs now.
+        if processed == 0 {
+            if let Err(e) = metricd.storage.sync().await {
+                warn!(error = %e, "Cannot sync the storage while idle.");
+            }
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(metricd.settings.processing_delay) => {}

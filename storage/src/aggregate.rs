@@ -4,6 +4,7 @@
 #[cfg(any(test, feature = "test-util"))]
 pub mod contract;
 mod file;
+mod packed;
 
 use async_trait::async_trait;
 use gnocchi_core::AggregationMethod;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 use crate::Result;
 
-pub use file::FileStorage;
+pub use file::{FileLayout, FileStorage};
 
 /// The `file_subdir_len` `gnocchi-upgrade` records when none is given (engine.md §4.6).
 pub const DEFAULT_SUBDIR_LEN: u32 = 2;

@@ -3,7 +3,7 @@
 
 mod aggregate;
 pub mod bench;
-mod bits;
+pub(crate) mod bits;
 mod raw;
 mod series;
 mod split;

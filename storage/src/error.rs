@@ -17,6 +17,17 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A database operation of a driver failed (the packed file layout keeps its objects in
+    /// SQLite shard files).
+    #[snafu(display("{op} {path}"))]
+    Database {
+        /// What was being done (e.g. `write metric`).
+        op: &'static str,
+        /// The database file.
+        path: String,
+        /// The underlying error.
+        source: rusqlite::Error,
+    },
     /// A driver's store has no recorded layout: `gnocchi-upgrade` has not run on it.
     #[snafu(display("{store} store at {path} is not initialised, run gnocchi-upgrade"))]
     NotInitialised {
@@ -107,6 +118,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Io { .. } => ErrorKind::Unavailable,
+            Error::Database { .. } => ErrorKind::Unavailable,
             Error::NotInitialised { .. } => ErrorKind::Unavailable,
             Error::CorruptConfig { .. } => ErrorKind::Internal,
             Error::InvalidLayout { .. } => ErrorKind::Invalid,

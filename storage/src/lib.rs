@@ -16,7 +16,7 @@ mod read;
 
 #[cfg(any(test, feature = "test-util"))]
 pub use aggregate::contract as aggregate_contract;
-pub use aggregate::{AggregateStorage, FileStorage, SplitKey, DEFAULT_SUBDIR_LEN};
+pub use aggregate::{AggregateStorage, FileLayout, FileStorage, SplitKey, DEFAULT_SUBDIR_LEN};
 pub use aggregates::{
     apply_usage_coefficient, evaluate, evaluate_draining, is_streamable, measures_json,
     merge_consecutive_timestamps, parse_operations, plan_granularities, points_json,

@@ -49,6 +49,17 @@ choice_enum! {
 }
 
 choice_enum! {
+    /// `[storage] file_layout` (ours): how a new file store keeps its aggregates; a store keeps
+    /// the layout it was created with.
+    FileLayoutChoice {
+        /// Many metrics per SQLite shard file (local filesystems).
+        Packed = "packed",
+        /// One file per split (shared network filesystems).
+        Files = "files",
+    }
+}
+
+choice_enum! {
     /// `[storage] swift_endpoint_type`: which Swift endpoint of the catalog to use.
     SwiftEndpointType {
         /// The public endpoint.
@@ -155,6 +166,8 @@ config_section! {
         file_basepath: String = s("/var/lib/gnocchi");
         /// Number of characters of the metric id used as a sub-directory name (file driver).
         file_subdir_len: u32 = 2, range = 0..=32;
+        /// Layout of a new file store: packed (SQLite shard files, local filesystems) or files (one file per split, for shared network filesystems). Ours.
+        file_layout: FileLayoutChoice = FileLayoutChoice::Packed;
         /// Name of the Ceph pool holding the data.
         ceph_pool: String = s("gnocchi");
         /// Ceph user name, without its client. prefix.

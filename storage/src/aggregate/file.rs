@@ -1,11 +1,15 @@
-//! The file aggregate driver: one directory per metric, one file per split and one for the raw
-//! series, every file replaced atomically (temporary file, rename) and made durable by one shared
-//! filesystem sync per processing pass (`sync`).
+//! The file aggregate driver, in one of two layouts recorded at upgrade: packed (format 2, the
+//! default; `packed.rs`), or one file per object (format 1, below) for shared network
+//! filesystems, where SQLite's write-ahead log cannot work.
 //!
-//! Layout under the base path (ours, not Gnocchi's; see engine.md §4.6 for theirs):
+//! Format 1: one directory per metric, one file per split and one for the raw series, every
+//! file replaced atomically (temporary file, rename) and made durable by one shared filesystem
+//! sync per processing pass (`sync`). Layout under the base path (ours, not Gnocchi's; see
+//! engine.md §4.6 for theirs):
 //!
 //! ```text
 //! gnocchi-rs-storage.json                   {"format": 1, "subdir_len": N}, written by upgrade
+//!                                           ({"format": 2, "subdir_len": N, "shards": S})
 //! tmp/                                      temporary files of the layout record (shared with the
 //!                                           file incoming store when the base paths match)
 //! <h[0:N]>/<h[N:2N]>/<uuid>/raw             the raw ("bound") series
@@ -31,6 +35,7 @@ use snafu::{ensure, OptionExt, ResultExt};
 use tracing::warn;
 use uuid::Uuid;
 
+use super::packed::{self, Packed};
 use super::{AggregateStorage, SplitKey};
 use crate::atomic::{blocking, create_dir_durable, io_at, place_file, sweep_tmp, write_atomic};
 use crate::error::{CorruptConfigSnafu, InvalidLayoutSnafu, NotInitialisedSnafu};
@@ -39,8 +44,10 @@ use crate::Result;
 
 /// Name of the file recording the layout.
 const CONFIG_FILE: &str = "gnocchi-rs-storage.json";
-/// Version of this layout, recorded in the configuration.
-const FORMAT: u32 = 1;
+/// Version of the one-file-per-object layout, recorded in the configuration.
+const FORMAT_FILES: u32 = 1;
+/// Version of the packed layout.
+const FORMAT_PACKED: u32 = 2;
 /// The largest `file_subdir_len`: two levels of 16 digits use the whole id.
 const MAX_SUBDIR_LEN: u32 = 16;
 /// Name of the raw series object of a metric.
@@ -54,12 +61,31 @@ const RACE_RETRIES: usize = 8;
 struct Config {
     format: u32,
     subdir_len: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shards: Option<u32>,
+}
+
+/// How a new store keeps its objects (`[storage] file_layout`); an existing store keeps the
+/// layout it was created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileLayout {
+    /// Many metrics per SQLite shard file, identical splits stored once (format 2).
+    #[default]
+    Packed,
+    /// One file per split and per raw series (format 1), for shared network filesystems.
+    Files,
 }
 
 /// The aggregate store on a local (or shared POSIX) filesystem.
 #[derive(Debug, Clone)]
 pub struct FileStorage {
-    inner: Arc<Layout>,
+    inner: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Files(Arc<Layout>),
+    Packed(Arc<Packed>),
 }
 
 #[derive(Debug)]
@@ -86,6 +112,12 @@ impl FileStorage {
             path: base.display().to_string(),
         })?;
         let sync = GroupSync::open(&base).with_context(io_at("open storage directory", &base))?;
+        if config.format == FORMAT_PACKED {
+            let shards = config.shards.unwrap_or(packed::DEFAULT_SHARDS);
+            return Ok(Self {
+                inner: Backend::Packed(Arc::new(Packed::open(&base, shards, sync)?)),
+            });
+        }
         let layout = Layout {
             tmp: base.join("tmp"),
             base,
@@ -98,14 +130,24 @@ impl FileStorage {
             warn!(path = %layout.tmp.display(), %error, "Could not sweep temporary files.");
         }
         Ok(Self {
-            inner: Arc::new(layout),
+            inner: Backend::Files(Arc::new(layout)),
         })
     }
 
-    /// Creates the layout at `basepath` and records `subdir_len` (`[storage] file_subdir_len`)
-    /// unless a value is already recorded, which is kept (engine.md §2.1). Idempotent; returns
-    /// the recorded value. Does blocking I/O.
+    /// [`upgrade_with`](Self::upgrade_with) the default (packed) layout.
     pub fn upgrade(basepath: impl AsRef<Path>, subdir_len: u32) -> Result<u32> {
+        Self::upgrade_with(basepath, subdir_len, FileLayout::default())
+    }
+
+    /// Creates the store at `basepath` in `layout` and records it with `subdir_len`
+    /// (`[storage] file_subdir_len`) unless a store is already recorded, whose layout and value
+    /// are kept (engine.md §2.1). Idempotent; returns the recorded `subdir_len`. Does blocking
+    /// I/O.
+    pub fn upgrade_with(
+        basepath: impl AsRef<Path>,
+        subdir_len: u32,
+        layout: FileLayout,
+    ) -> Result<u32> {
         ensure!(
             subdir_len <= MAX_SUBDIR_LEN,
             InvalidLayoutSnafu {
@@ -118,21 +160,40 @@ impl FileStorage {
         let tmp = base.join("tmp");
         create_dir_durable(&tmp).with_context(io_at("create directory", &tmp))?;
         if let Some(existing) = read_config(base)? {
+            if existing.format == FORMAT_PACKED {
+                let shards = existing.shards.unwrap_or(packed::DEFAULT_SHARDS);
+                packed::create(base, shards)?;
+            }
             return Ok(existing.subdir_len);
         }
+        let config = match layout {
+            FileLayout::Files => Config {
+                format: FORMAT_FILES,
+                subdir_len,
+                shards: None,
+            },
+            FileLayout::Packed => {
+                // The shards exist before the record that makes the store usable.
+                packed::create(base, packed::DEFAULT_SHARDS)?;
+                Config {
+                    format: FORMAT_PACKED,
+                    subdir_len,
+                    shards: Some(packed::DEFAULT_SHARDS),
+                }
+            }
+        };
         let path = base.join(CONFIG_FILE);
-        let bytes = serde_json::to_vec(&Config {
-            format: FORMAT,
-            subdir_len,
-        })
-        .expect("a struct of integers serialises");
+        let bytes = serde_json::to_vec(&config).expect("a struct of integers serialises");
         write_atomic(&tmp, &path, &bytes).with_context(io_at("record storage layout", &path))?;
         Ok(subdir_len)
     }
 
     /// The base path of the store.
     pub fn basepath(&self) -> &Path {
-        &self.inner.base
+        match &self.inner {
+            Backend::Files(layout) => &layout.base,
+            Backend::Packed(packed) => packed.base(),
+        }
     }
 }
 
@@ -149,11 +210,19 @@ fn read_config(base: &Path) -> Result<Option<Config>> {
         path: path.display().to_string(),
     })?;
     ensure!(
-        config.format == FORMAT,
+        config.format == FORMAT_FILES || config.format == FORMAT_PACKED,
         InvalidLayoutSnafu {
             what: "storage layout format",
             value: i64::from(config.format),
-            expected: "1",
+            expected: "1 or 2",
+        }
+    );
+    ensure!(
+        config.shards.is_none_or(|n| (1..=256).contains(&n)),
+        InvalidLayoutSnafu {
+            what: "recorded shard count",
+            value: i64::from(config.shards.unwrap_or(0)),
+            expected: "1 to 256",
         }
     );
     ensure!(
@@ -398,11 +467,26 @@ fn read_if_exists(path: &Path) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// Runs `$work` on the blocking pool against whichever layout the store has.
+macro_rules! on_layout {
+    ($self:ident, $op:literal, |$store:ident| $work:expr) => {
+        match &$self.inner {
+            Backend::Files(inner) => {
+                let $store = Arc::clone(inner);
+                blocking($op, move || $work).await
+            }
+            Backend::Packed(inner) => {
+                let $store = Arc::clone(inner);
+                blocking($op, move || $work).await
+            }
+        }
+    };
+}
+
 #[async_trait]
 impl AggregateStorage for FileStorage {
     async fn read_raw(&self, metric: Uuid) -> Result<Option<Vec<u8>>> {
-        let inner = Arc::clone(&self.inner);
-        blocking("read raw series", move || inner.read_raw(metric)).await
+        on_layout!(self, "read raw series", |store| store.read_raw(metric))
     }
 
     async fn list_splits(
@@ -411,20 +495,20 @@ impl AggregateStorage for FileStorage {
         method: AggregationMethod,
         granularity_ns: i64,
     ) -> Result<Vec<SplitKey>> {
-        let inner = Arc::clone(&self.inner);
-        blocking("list splits", move || {
-            inner.list_splits(metric, method, granularity_ns)
-        })
-        .await
+        on_layout!(self, "list splits", |store| store.list_splits(
+            metric,
+            method,
+            granularity_ns
+        ))
     }
 
     async fn read_splits(&self, metric: Uuid, keys: &[SplitKey]) -> Result<Vec<Option<Vec<u8>>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let inner = Arc::clone(&self.inner);
         let keys = keys.to_vec();
-        blocking("read splits", move || inner.read_splits(metric, &keys)).await
+        on_layout!(self, "read splits", |store| store
+            .read_splits(metric, &keys))
     }
 
     async fn write_metric(
@@ -434,26 +518,24 @@ impl AggregateStorage for FileStorage {
         deleted_splits: Vec<SplitKey>,
         raw: Vec<u8>,
     ) -> Result<()> {
-        let inner = Arc::clone(&self.inner);
-        blocking("write metric", move || {
-            inner.write_metric(metric, splits, deleted_splits, raw)
-        })
-        .await
+        on_layout!(self, "write metric", |store| store.write_metric(
+            metric,
+            splits,
+            deleted_splits,
+            raw
+        ))
     }
 
     async fn delete_metric(&self, metric: Uuid) -> Result<()> {
-        let inner = Arc::clone(&self.inner);
-        blocking("delete metric", move || inner.delete_metric(metric)).await
+        on_layout!(self, "delete metric", |store| store.delete_metric(metric))
     }
 
     async fn sync(&self) -> Result<()> {
-        let inner = Arc::clone(&self.inner);
-        blocking("sync storage", move || inner.sync()).await
+        on_layout!(self, "sync storage", |store| store.sync())
     }
 
     async fn check(&self) -> Result<()> {
-        let inner = Arc::clone(&self.inner);
-        blocking("check storage", move || inner.check()).await
+        on_layout!(self, "check storage", |store| store.check())
     }
 }
 
@@ -463,21 +545,29 @@ mod tests {
 
     use super::*;
 
-    async fn fixture(subdir_len: u32) -> (tempfile::TempDir, Arc<dyn AggregateStorage>) {
+    async fn fixture(
+        subdir_len: u32,
+        layout: FileLayout,
+    ) -> (tempfile::TempDir, Arc<dyn AggregateStorage>) {
         let dir = tempfile::tempdir().expect("tempdir");
-        FileStorage::upgrade(dir.path(), subdir_len).expect("upgrade");
+        FileStorage::upgrade_with(dir.path(), subdir_len, layout).expect("upgrade");
         let storage = FileStorage::open(dir.path()).expect("open");
         (dir, Arc::new(storage))
     }
 
     mod flat {
         use super::*;
-        crate::aggregate_contract_tests!(fixture(0));
+        crate::aggregate_contract_tests!(fixture(0, FileLayout::Files));
     }
 
     mod fanout {
         use super::*;
-        crate::aggregate_contract_tests!(fixture(2));
+        crate::aggregate_contract_tests!(fixture(2, FileLayout::Files));
+    }
+
+    mod packed {
+        use super::*;
+        crate::aggregate_contract_tests!(fixture(2, FileLayout::Packed));
     }
 
     fn key(method: &str, granularity_ns: i64, start_ns: i64) -> SplitKey {
@@ -492,7 +582,7 @@ mod tests {
     #[tokio::test]
     async fn objects_live_where_the_layout_says() {
         let dir = tempfile::tempdir().unwrap();
-        FileStorage::upgrade(dir.path(), 2).unwrap();
+        FileStorage::upgrade_with(dir.path(), 2, FileLayout::Files).unwrap();
         let storage = FileStorage::open(dir.path()).unwrap();
         let metric: Uuid = "0123abcd-0000-4000-8000-000000000001".parse().unwrap();
         let k = key("rate:mean", 300_000_000_000, 1_080_000_000_000_000);
@@ -518,7 +608,7 @@ mod tests {
     #[tokio::test]
     async fn delete_keeps_shared_fanout_directories() {
         let dir = tempfile::tempdir().unwrap();
-        FileStorage::upgrade(dir.path(), 1).unwrap();
+        FileStorage::upgrade_with(dir.path(), 1, FileLayout::Files).unwrap();
         let storage = FileStorage::open(dir.path()).unwrap();
         let a: Uuid = "ab000000-0000-4000-8000-000000000001".parse().unwrap();
         let b: Uuid = "ab000000-0000-4000-8000-000000000002".parse().unwrap();
@@ -540,7 +630,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_survive_deletes_of_fanout_neighbours() {
         let dir = tempfile::tempdir().unwrap();
-        FileStorage::upgrade(dir.path(), 1).unwrap();
+        FileStorage::upgrade_with(dir.path(), 1, FileLayout::Files).unwrap();
         let storage = FileStorage::open(dir.path()).unwrap();
         let a: Uuid = "cd000000-0000-4000-8000-00000000000a".parse().unwrap();
         let b: Uuid = "cd000000-0000-4000-8000-00000000000b".parse().unwrap();
@@ -581,7 +671,7 @@ mod tests {
     #[tokio::test]
     async fn temporary_splits_are_not_listed_and_stale_ones_go() {
         let dir = tempfile::tempdir().unwrap();
-        FileStorage::upgrade(dir.path(), 0).unwrap();
+        FileStorage::upgrade_with(dir.path(), 0, FileLayout::Files).unwrap();
         let storage = FileStorage::open(dir.path()).unwrap();
         let metric = Uuid::new_v4();
         let k = key("mean", 300_000_000_000, 0);
@@ -623,7 +713,7 @@ mod tests {
     #[tokio::test]
     async fn raw_series_is_placed_after_the_splits_are_durable() {
         let dir = tempfile::tempdir().unwrap();
-        FileStorage::upgrade(dir.path(), 2).unwrap();
+        FileStorage::upgrade_with(dir.path(), 2, FileLayout::Files).unwrap();
         let writer = FileStorage::open(dir.path()).unwrap();
         let other = FileStorage::open(dir.path()).unwrap();
         let metric = Uuid::new_v4();
@@ -671,16 +761,91 @@ mod tests {
         assert_eq!(writer.read_raw(metric).await.unwrap(), None);
     }
 
+    /// The packed layout: another handle sees a pass at once, identical splits share their
+    /// bytes, and an idle sync leaves no write-ahead log behind.
+    #[tokio::test]
+    async fn packed_store_shares_writes_and_folds_its_logs_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        FileStorage::upgrade(dir.path(), 2).unwrap();
+        let recorded = fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap();
+        assert_eq!(recorded, r#"{"format":2,"subdir_len":2,"shards":8}"#);
+        let shard_bytes = |dir: &Path| -> u64 {
+            fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "sqlite"))
+                .map(|p| fs::metadata(p).unwrap().len())
+                .sum()
+        };
+        let empty = shard_bytes(&dir.path().join("aggregates"));
+        let writer = FileStorage::open(dir.path()).unwrap();
+        let other = FileStorage::open(dir.path()).unwrap();
+        let metric = Uuid::new_v4();
+        let walk = vec![7u8; 3000];
+        let splits: Vec<(SplitKey, Vec<u8>)> = ["mean", "min", "max", "sum"]
+            .iter()
+            .map(|m| (key(m, 60_000_000_000, 0), walk.clone()))
+            .chain([(key("count", 60_000_000_000, 0), b"ones".to_vec())])
+            .collect();
+        let keys: Vec<SplitKey> = splits.iter().map(|(k, _)| *k).collect();
+        writer
+            .write_metric(metric, splits.clone(), Vec::new(), b"r".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(other.read_raw(metric).await.unwrap(), Some(b"r".to_vec()));
+        let read = other.read_splits(metric, &keys).await.unwrap();
+        assert_eq!(
+            read,
+            splits
+                .iter()
+                .map(|(_, b)| Some(b.clone()))
+                .collect::<Vec<_>>()
+        );
+
+        writer.sync().await.unwrap();
+        let shards = dir.path().join("aggregates");
+        let wal_bytes = || -> u64 {
+            fs::read_dir(&shards)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.to_string_lossy().ends_with("-wal"))
+                .map(|p| fs::metadata(p).unwrap().len())
+                .sum()
+        };
+        assert!(wal_bytes() > 0, "the pass is in a log");
+        // Nothing written since: the next sync folds the logs back into the shards.
+        writer.sync().await.unwrap();
+        assert_eq!(wal_bytes(), 0);
+        // The walk is stored once: one page of rows and at most one more for the bundle.
+        let grown = shard_bytes(&shards) - empty;
+        assert!(grown <= 2 * 4096, "{grown} bytes");
+        assert_eq!(other.read_splits(metric, &keys).await.unwrap(), read);
+    }
+
+    /// An existing one-file-per-object store keeps its layout when upgraded again.
+    #[test]
+    fn upgrade_keeps_the_recorded_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        FileStorage::upgrade_with(dir.path(), 1, FileLayout::Files).unwrap();
+        FileStorage::upgrade(dir.path(), 2).unwrap();
+        let recorded = fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap();
+        assert_eq!(recorded, r#"{"format":1,"subdir_len":1}"#);
+        assert!(!dir.path().join("aggregates").exists());
+    }
+
     #[test]
     fn upgrade_records_once_and_open_requires_it() {
         let dir = tempfile::tempdir().unwrap();
         let err = FileStorage::open(dir.path()).unwrap_err();
         assert!(matches!(err, crate::Error::NotInitialised { .. }), "{err}");
-        let err = FileStorage::upgrade(dir.path(), 17).unwrap_err();
+        let err = FileStorage::upgrade_with(dir.path(), 17, FileLayout::Files).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Invalid);
-        assert_eq!(FileStorage::upgrade(dir.path(), 0).unwrap(), 0);
         assert_eq!(
-            FileStorage::upgrade(dir.path(), 2).unwrap(),
+            FileStorage::upgrade_with(dir.path(), 0, FileLayout::Files).unwrap(),
+            0
+        );
+        assert_eq!(
+            FileStorage::upgrade_with(dir.path(), 2, FileLayout::Files).unwrap(),
             0,
             "recorded value kept"
         );
@@ -694,7 +859,7 @@ mod tests {
     async fn shares_a_base_path_with_the_file_incoming_store() {
         use crate::{FileIncoming, Incoming};
         let dir = tempfile::tempdir().unwrap();
-        FileStorage::upgrade(dir.path(), 0).unwrap();
+        FileStorage::upgrade_with(dir.path(), 0, FileLayout::Files).unwrap();
         FileIncoming::upgrade(dir.path(), 4).unwrap();
         let storage = FileStorage::open(dir.path()).unwrap();
         let incoming = FileIncoming::open(dir.path()).unwrap();
