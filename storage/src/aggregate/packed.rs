@@ -221,16 +221,16 @@ impl Packed {
             let mut out = BTreeMap::new();
             for key in keys {
                 let at = (key.granularity_ns, key.start_ns);
-                if !out.contains_key(&at) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(at) {
                     let data: Option<Vec<u8>> = stmt
                         .query_row(params![metric.as_bytes(), at.0, at.1], |row| row.get(0))
                         .optional()?;
-                    out.insert(at, data);
+                    slot.insert(data);
                 }
             }
             Ok(out)
         })?;
-        let mut decoded: BTreeMap<(i64, i64), Vec<(String, Vec<u8>)>> = BTreeMap::new();
+        let mut decoded: BTreeMap<(i64, i64), Bundle> = BTreeMap::new();
         for (at, data) in bundles {
             if let Some(data) = data {
                 decoded.insert(
@@ -447,6 +447,9 @@ impl Shard {
         }
     }
 }
+
+/// A decoded bundle: (method name, split bytes), sorted by name.
+type Bundle = Vec<(String, Vec<u8>)>;
 
 /// The changes of one write to one split key's bundle.
 #[derive(Default)]
