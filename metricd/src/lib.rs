@@ -28,7 +28,7 @@ pub struct MetricdSettings {
     /// Sacks processed at the same time (`workers`; one per CPU by default).
     pub workers: usize,
     /// Whether a scan that processed measures, or a wake-up from the API, starts the next scan
-    /// at once instead of after `processing_delay` (`greedy`).
+    /// after a short spacing instead of after `processing_delay` (`greedy`).
     pub greedy: bool,
 }
 

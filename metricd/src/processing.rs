@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use gnocchi_core::ArchivePolicy;
 use gnocchi_indexer::ProcessedMetric;
 use gnocchi_storage::{process_pending, ProcessOutcome, SackLock};
 use tokio::task::JoinSet;
+use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, instrument, warn};
 use uuid::Uuid;
@@ -19,12 +21,18 @@ const METRICS_IN_FLIGHT: usize = 16;
 /// Consecutive sacks a worker processes before one storage sync and one indexer update cover
 /// them all: each sync and indexer commit waits for the disk.
 const SACKS_PER_SYNC: u32 = 8;
+/// The shortest time between the starts of two scans while there is work (with `greedy`):
+/// measures become visible within about this long, and under load each pass still aggregates
+/// several batches per metric rather than rewriting every metric's splits for each one.
+const BUSY_SCAN_SPACING: Duration = Duration::from_millis(200);
 
 /// Scans every sack, `settings.workers` groups of sacks at a time, then waits for the next
 /// scan.
 pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
     let workers = metricd.settings.workers.max(1);
+    let delay = metricd.settings.processing_delay;
     loop {
+        let began = Instant::now();
         let sacks = metricd.incoming.sacks();
         let mut in_flight = JoinSet::new();
         let mut processed = 0;
@@ -51,24 +59,25 @@ pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
         if let Err(e) = metricd.incoming.tidy().await {
             warn!(error = %e, "Cannot reclaim the space of processed batches.");
         }
-        // Measures that arrived in the sacks already passed wait for the next scan: under load
-        // it starts at once, so the delay only paces an idle service.
-        if metricd.settings.greedy && processed > 0 {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            continue;
-        }
         // Nothing written since the last sync: the storage may compact its logs now.
         if processed == 0 {
             if let Err(e) = metricd.storage.sync().await {
                 warn!(error = %e, "Cannot sync the storage while idle.");
             }
         }
+        // Scans start BUSY_SCAN_SPACING apart while they find work, or when the API wakes an
+        // idle metricd; otherwise one processing delay apart. Both count from the start of the
+        // last scan, so a scan that overran is followed at once.
+        let greedy = metricd.settings.greedy;
+        let soon = began + delay.min(BUSY_SCAN_SPACING);
+        let busy = greedy && processed > 0;
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(metricd.settings.processing_delay) => {}
-            _ = metricd.wake.notified() => {}
+            _ = sleep_until(if busy { soon } else { began + delay }) => {}
+            _ = async {
+                metricd.wake.notified().await;
+                sleep_until(soon).await;
+            }, if greedy && !busy => {}
         }
     }
 }
