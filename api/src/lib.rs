@@ -204,6 +204,12 @@ pub fn app(
         .wrap(from_fn(request_span::request_span))
 }
 
+/// Threads of each HTTP worker that run its blocking work (storage reads, incoming writes
+/// waiting on a shared sync, aggregation). Each thread keeps its own allocator cache and may
+/// hold a storage reader with its page cache: actix's default of hundreds per worker took the
+/// API from 60 to 130 MiB under 8 concurrent aggregates requests, at no gain in throughput.
+const BLOCKING_THREADS_PER_WORKER: usize = 8;
+
 /// Serves the API on `listener` until `shutdown` is cancelled.
 pub async fn run(
     listener: TcpListener,
@@ -213,6 +219,7 @@ pub async fn run(
     let server = HttpServer::new(move || app(state.clone()))
         .disable_signals()
         .shutdown_timeout(10)
+        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
         .listen(listener)?
         .run();
     let handle = server.handle();

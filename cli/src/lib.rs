@@ -6,10 +6,12 @@
 mod config_args;
 mod legacy_types;
 mod run;
+mod runtime;
 mod stores;
 mod upgrade;
 
 pub use config_args::ConfigArgs;
 pub use run::{init_logging, run_services, shutdown_signal, Services};
+pub use runtime::runtime;
 pub use stores::{embedded_config, Stores};
 pub use upgrade::{upgrade, UpgradeOptions};

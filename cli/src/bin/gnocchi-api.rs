@@ -19,9 +19,15 @@ struct Cli {
     config: ConfigArgs,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
+fn main() -> ExitCode {
+    let runtime = match gnocchi_cli::runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("gnocchi-api: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gnocchi-api: {e:#}");

@@ -40,9 +40,15 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
+fn main() -> ExitCode {
+    let runtime = match gnocchi_cli::runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("gnocchi: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gnocchi: {e:#}");

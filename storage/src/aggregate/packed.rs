@@ -50,8 +50,11 @@ pub(super) const DIR: &str = "aggregates";
 pub(super) const DEFAULT_SHARDS: u32 = 8;
 /// How long a statement waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Page cache per connection, in KiB (SQLite's default is 2 MiB).
-const CACHE_KIB: i64 = 1024;
+/// Page cache of the writer connection, in KiB (SQLite's default is 2 MiB).
+const WRITER_CACHE_KIB: i64 = 1024;
+/// Page cache of a reader connection, in KiB. The OS caches the file already, and each
+/// concurrent query holds a reader: 1 MiB each took a third of the API's memory.
+const READER_CACHE_KIB: i64 = 256;
 /// Idle reader connections kept per shard.
 const POOLED_READERS: usize = 4;
 /// Page size of a new shard. Splits grow in place towards a few KiB; with 4 KiB pages the
@@ -135,12 +138,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+fn open_connection(path: &Path, cache_kib: i64) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
     Ok(conn)
 }
@@ -393,7 +396,9 @@ impl Shard {
         let pooled = lock(&self.readers).pop();
         let conn = match pooled {
             Some(conn) => conn,
-            None => open_connection(&self.path).with_context(db_at(op, &self.path))?,
+            None => {
+                open_connection(&self.path, READER_CACHE_KIB).with_context(db_at(op, &self.path))?
+            }
         };
         let out = work(&conn).with_context(db_at(op, &self.path))?;
         let mut readers = lock(&self.readers);
@@ -410,7 +415,10 @@ impl Shard {
     ) -> Result<()> {
         let mut writer = lock(&self.writer);
         if writer.is_none() {
-            *writer = Some(open_connection(&self.path).with_context(db_at(op, &self.path))?);
+            *writer = Some(
+                open_connection(&self.path, WRITER_CACHE_KIB)
+                    .with_context(db_at(op, &self.path))?,
+            );
         }
         let conn = writer.as_mut().expect("opened above");
         // Flagged before the commit, so that a sync racing it cannot miss it.
@@ -433,7 +441,7 @@ impl Shard {
         let mut writer = lock(&self.writer);
         let conn = match writer.take() {
             Some(conn) => conn,
-            None => match open_connection(&self.path) {
+            None => match open_connection(&self.path, WRITER_CACHE_KIB) {
                 Ok(conn) => conn,
                 Err(error) => {
                     debug!(path = %self.path.display(), %error, "Cannot open the shard to checkpoint it.");
