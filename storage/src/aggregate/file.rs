@@ -54,8 +54,10 @@ const MAX_SUBDIR_LEN: u32 = 16;
 const RAW: &str = "raw";
 /// Temporary files older than this are leftovers of a killed process.
 const STALE_TMP_AGE: Duration = Duration::from_secs(3600);
-/// How often a write retries when a concurrent delete removed a directory it had created.
-const RACE_RETRIES: usize = 8;
+/// How often a write retries when a concurrent delete removed a directory it had created. Each
+/// retry needs a neighbour's delete to land in a window of a few system calls again; 8 were once
+/// used up on a loaded machine by a test that deletes in a tight loop.
+const RACE_RETRIES: usize = 64;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Config {
@@ -453,6 +455,8 @@ fn place_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
         match result {
             Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < RACE_RETRIES => {
                 attempt += 1;
+                // Lets the deleting thread finish its removals before the next attempt.
+                std::thread::yield_now();
             }
             result => return result,
         }
