@@ -3,6 +3,7 @@
 //!
 //! The only crate that may print; libraries log through `tracing`.
 
+pub mod allocator;
 mod config_args;
 mod legacy_types;
 mod run;

@@ -7,10 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use gnocchi_cli::{ConfigArgs, Services, Stores};
 
-// jemalloc returns freed pages to the system; glibc's per-thread arenas kept growing under a
-// sustained load (docs/decisions.md).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+gnocchi_cli::service_allocator!();
 
 #[derive(Parser)]
 #[command(name = "gnocchi-api", version, about = "Gnocchi-compatible metric API")]

@@ -50,11 +50,12 @@ pub(super) const DIR: &str = "aggregates";
 pub(super) const DEFAULT_SHARDS: u32 = 8;
 /// How long a statement waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Page cache of the writer connection, in KiB (SQLite's default is 2 MiB).
-const WRITER_CACHE_KIB: i64 = 1024;
+/// Page cache of the writer connection, in KiB (SQLite's default is 2 MiB). A pass rewrites
+/// rows all over the shard, so a bigger cache mostly holds pages already written.
+const WRITER_CACHE_KIB: i64 = 512;
 /// Page cache of a reader connection, in KiB. The OS caches the file already, and each
 /// concurrent query holds a reader: 1 MiB each took a third of the API's memory.
-const READER_CACHE_KIB: i64 = 256;
+const READER_CACHE_KIB: i64 = 128;
 /// Idle reader connections kept per shard.
 const POOLED_READERS: usize = 4;
 /// Page size of a new shard. Splits grow in place towards a few KiB; with 4 KiB pages the
