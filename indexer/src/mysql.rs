@@ -91,6 +91,12 @@ const TABLE_OPTIONS: &str = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8
 /// Type name of `CAST(… AS …)` to a 64-bit integer.
 const BIGINT_CAST: &str = "SIGNED";
 
+/// A JSON array of `[name, id]` of the active named metrics of the resource `q.id` (a column
+/// of resource listings, so that their metrics come in the same rows).
+const METRICS_JSON: &str = "(SELECT CAST(COALESCE(JSON_ARRAYAGG(JSON_ARRAY(m.name, m.id)), \
+     JSON_ARRAY()) AS CHAR) FROM metric m \
+     WHERE m.resource_id = q.id AND m.status = 'active' AND m.name IS NOT NULL)";
+
 /// The session's SQL mode (set on every new connection).
 const SQL_MODE: &str = "SET SESSION sql_mode = \
      'ANSI_QUOTES,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO'";

@@ -85,6 +85,12 @@ const TABLE_OPTIONS: &str = "";
 /// Type name of `CAST(… AS …)` to a 64-bit integer.
 const BIGINT_CAST: &str = "BIGINT";
 
+/// A JSON array of `[name, id]` of the active named metrics of the resource `q.id` (a column
+/// of resource listings, so that their metrics come in the same rows).
+const METRICS_JSON: &str =
+    "(SELECT COALESCE(json_agg(json_build_array(m.name, m.id))::text, '[]') \
+     FROM metric m WHERE m.resource_id = q.id AND m.status = 'active' AND m.name IS NOT NULL)";
+
 /// Key of the advisory lock every write transaction holds (any constant; "gnocchi" in ASCII).
 const WRITE_LOCK_KEY: i64 = 0x0067_6e6f_6363_6869;
 

@@ -84,6 +84,11 @@ const TABLE_OPTIONS: &str = "";
 /// Type name of `CAST(… AS …)` to a 64-bit integer.
 const BIGINT_CAST: &str = "BIGINT";
 
+/// A JSON array of `[name, id]` of the active named metrics of the resource `q.id` (a column
+/// of resource listings, so that their metrics come in the same rows).
+const METRICS_JSON: &str = "(SELECT json_group_array(json_array(m.name, m.id)) FROM metric m \
+     WHERE m.resource_id = q.id AND m.status = 'active' AND m.name IS NOT NULL)";
+
 /// Statements are written with `?` placeholders, which SQLite takes as they are.
 fn stmt(sql: &str) -> Cow<'_, str> {
     Cow::Borrowed(sql)

@@ -13,14 +13,14 @@ use uuid::Uuid;
 
 use super::resource_type::{load_type, require_type, TypeInfo, GENERIC};
 use super::rows::{corrupt, from_micros, parse_uuid};
-use super::{arguments, placeholder, BIGINT_CAST, DIALECT};
+use super::{arguments, placeholder, BIGINT_CAST, DIALECT, METRICS_JSON};
 use crate::error::{Error, QuerySnafu, Result};
 use crate::filter::Filter;
 use crate::indexer::{Resource, ResourceQuery};
 use crate::pagination::{self, Column, Page, SortKey, SqlValue};
 use crate::resource_type::{AttributeType, AttributeValue};
 use crate::sql::{Catalog, Compiler, Dialect, FieldKind, GENERIC_FIELDS};
-use crate::text::{optional_text, text, Text};
+use crate::text::{optional_text, text};
 
 const T: &str = "resource";
 
@@ -176,6 +176,13 @@ fn decode_row(row: &DbRow, t: Option<&TypeInfo>) -> Result<Resource> {
             attributes.insert(name.clone(), decode_value(row, 11 + i, &d.attribute_type)?);
         }
     }
+    let metrics_json = text(row, 11 + attributes.len()).map_err(bad)?;
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(&metrics_json).map_err(|e| corrupt(T, e.to_string()))?;
+    let metrics = pairs
+        .into_iter()
+        .map(|(name, id)| Ok((name, parse_uuid("metric", &id)?)))
+        .collect::<Result<BTreeMap<_, _>>>()?;
     Ok(Resource {
         id: parse_uuid(T, &id)?,
         type_name: text(row, 1).map_err(bad)?,
@@ -196,42 +203,9 @@ fn decode_row(row: &DbRow, t: Option<&TypeInfo>) -> Result<Resource> {
             .map(|t| from_micros(T, t))
             .transpose()?,
         revision: row.try_get(10).map_err(bad)?,
-        metrics: BTreeMap::new(),
+        metrics,
         attributes,
     })
-}
-
-/// Fills each resource's current named metrics.
-async fn fill_metrics(conn: &mut Conn, resources: &mut [Resource]) -> Result<()> {
-    let ids: BTreeSet<String> = resources.iter().map(|r| r.id.to_string()).collect();
-    let ids: Vec<String> = ids.into_iter().collect();
-    let mut by_resource: BTreeMap<String, BTreeMap<String, Uuid>> = BTreeMap::new();
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let sql = format!(
-            "SELECT resource_id, name, id FROM metric WHERE status = 'active' \
-             AND name IS NOT NULL AND resource_id IN ({marks})"
-        );
-        let sql = stmt(&sql);
-        let mut q = sqlx::query_as::<_, (Text, Text, Text)>(&sql);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for (rid, name, mid) in q.fetch_all(&mut *conn).await.context(QuerySnafu {
-            op: "select resource metrics",
-        })? {
-            by_resource
-                .entry(rid.0)
-                .or_default()
-                .insert(name.0, parse_uuid("metric", &mid.0)?);
-        }
-    }
-    for r in resources {
-        if let Some(m) = by_resource.get(&r.id.to_string()) {
-            r.metrics = m.clone();
-        }
-    }
-    Ok(())
 }
 
 /// `details=true` on a generic listing: each resource gets its own type's attributes, from
@@ -386,7 +360,9 @@ pub(super) async fn fetch(
             .map(|a| format!(", {}", attr_alias(a)))
             .collect()
     });
-    let mut sql = format!("SELECT {GENERIC_COLUMNS}{attr_cols} FROM ({src}) AS q");
+    let mut sql = format!(
+        "SELECT {GENERIC_COLUMNS}{attr_cols}, {METRICS_JSON} AS q_metrics FROM ({src}) AS q"
+    );
     if !conds.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&conds.join(" AND "));
@@ -407,12 +383,7 @@ pub(super) async fn fetch(
         .context(QuerySnafu {
             op: "list resources",
         })?;
-    let mut out = rows
-        .iter()
-        .map(|r| decode_row(r, view))
-        .collect::<Result<Vec<_>>>()?;
-    fill_metrics(conn, &mut out).await?;
-    Ok(out)
+    rows.iter().map(|r| decode_row(r, view)).collect()
 }
 
 /// The current resource `id` in the view of `type_name` (`None` / `generic`: any type,
