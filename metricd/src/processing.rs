@@ -89,8 +89,10 @@ pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
 /// many metrics had their batches committed.
 pub async fn process_sacks(metricd: &Metricd, sacks: &[u32]) -> usize {
     let mut passes = Vec::with_capacity(sacks.len());
+    // Read once for the group: a policy changed meanwhile applies from the next group on.
+    let mut policies = HashMap::new();
     for &sack in sacks {
-        if let Some(pass) = pass_sack(metricd, sack).await {
+        if let Some(pass) = pass_sack(metricd, sack, &mut policies).await {
             passes.push(pass);
         }
     }
@@ -134,9 +136,13 @@ struct SackPass {
 }
 
 /// Processes the pending metrics of `sack` under its lock; `None` when it has none or another
-/// process holds it.
+/// process holds it. `policies` caches the archive policies read for the sack's group.
 #[instrument(skip_all, fields(sack))]
-async fn pass_sack(metricd: &Metricd, sack: u32) -> Option<SackPass> {
+async fn pass_sack(
+    metricd: &Metricd,
+    sack: u32,
+    policies: &mut HashMap<String, Arc<ArchivePolicy>>,
+) -> Option<SackPass> {
     let ids = match metricd.incoming.metrics_with_measures(sack).await {
         Ok(ids) if ids.is_empty() => return None,
         Ok(ids) => ids,
@@ -161,7 +167,6 @@ async fn pass_sack(metricd: &Metricd, sack: u32) -> Option<SackPass> {
         }
     };
     let known: HashMap<_, _> = metrics.iter().map(|m| (m.id, m)).collect();
-    let mut policies: HashMap<String, Arc<ArchivePolicy>> = HashMap::new();
     let mut processed = Vec::with_capacity(metrics.len());
     let mut in_flight = JoinSet::new();
     for id in ids {
