@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::{stmt, Conn, DbRow, Pool};
 use uuid::Uuid;
 
-use super::resource_type::{load_type, require_type, TypeInfo, GENERIC};
+use super::resource_type::{load_type, view_type, TypeInfo, GENERIC};
 use super::rows::{corrupt, from_micros, parse_uuid};
 use super::{arguments, placeholder, BIGINT_CAST, DIALECT, METRICS_JSON};
 use crate::error::{Error, QuerySnafu, Result};
@@ -394,7 +394,7 @@ pub(super) async fn fetch_one(
     id: Uuid,
 ) -> Result<Option<Resource>> {
     let name = type_name.unwrap_or(GENERIC);
-    let Some(t) = load_type(conn, name).await? else {
+    let Some(t) = view_type(conn, name).await? else {
         return Ok(None);
     };
     let filter = Filter::eq("id", id.to_string());
@@ -408,7 +408,12 @@ pub(super) async fn fetch_one(
 
 pub(super) async fn list_resources(pool: &Pool, q: &ResourceQuery) -> Result<Vec<Resource>> {
     let mut conn = pool.acquire().await.context(QuerySnafu { op: "acquire" })?;
-    let t = require_type(&mut conn, &q.type_name).await?;
+    let t =
+        view_type(&mut conn, &q.type_name)
+            .await?
+            .ok_or_else(|| Error::ResourceTypeNotFound {
+                name: q.type_name.clone(),
+            })?;
     let mut out = fetch(&mut conn, &t, true, q.history, q.filter.as_ref(), &q.page).await?;
     if q.details && t.tablename.is_none() {
         fill_details(&mut conn, &mut out).await?;
