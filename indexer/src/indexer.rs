@@ -30,6 +30,17 @@ pub struct NewMetric {
     pub creator: String,
 }
 
+/// A metric with what describes it (see [`Indexer::described_metric`]).
+#[derive(Debug, Clone)]
+pub struct DescribedMetric {
+    /// The metric.
+    pub metric: Metric,
+    /// Its archive policy.
+    pub policy: ArchivePolicy,
+    /// Its resource, read as the generic type.
+    pub resource: Option<Resource>,
+}
+
 /// Equality filters of `GET /v1/metric` (api.md §6.3), AND-ed. `None` = no filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetricFilter {
@@ -280,6 +291,10 @@ pub trait Indexer: Send + Sync {
 
     /// The active metric `id`, or `MetricNotFound`.
     async fn metric(&self, id: Uuid) -> Result<Metric>;
+
+    /// The active metric `id` with its archive policy and its resource (`None` without one or
+    /// when it is gone): what a read of its measures needs, on one connection.
+    async fn described_metric(&self, id: Uuid) -> Result<DescribedMetric>;
 
     /// The active metrics among `ids`, in id order; unknown or deleted ids are left out.
     async fn metrics_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Metric>>;

@@ -21,8 +21,8 @@ use std::sync::Arc;
 pub use error::{Error, Result};
 pub use filter::{CmpOp, Filter};
 pub use indexer::{
-    Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric, Resource,
-    ResourceQuery, ResourceUpdate,
+    DescribedMetric, Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric,
+    Resource, ResourceQuery, ResourceUpdate,
 };
 pub use mysql::MysqlIndexer;
 pub use pagination::{NullsOrder, Page, SortDirection, SortKey};

@@ -57,8 +57,8 @@ use uuid::Uuid;
 use crate::error::{ConnectSnafu, Error, MigrateSnafu, QuerySnafu, Result};
 use crate::filter::Filter;
 use crate::indexer::{
-    Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric, Resource,
-    ResourceQuery, ResourceUpdate,
+    DescribedMetric, Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric,
+    Resource, ResourceQuery, ResourceUpdate,
 };
 use crate::pagination::{Page, SqlValue};
 use crate::resource_type::{AttributeDefinition, AttributeType, ResourceType};
@@ -471,6 +471,10 @@ impl Indexer for MysqlIndexer {
 
     async fn metric(&self, id: Uuid) -> Result<Metric> {
         metric::metric(&self.pool, id).await
+    }
+
+    async fn described_metric(&self, id: Uuid) -> Result<DescribedMetric> {
+        metric::described_metric(&self.pool, id).await
     }
 
     async fn metrics_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Metric>> {

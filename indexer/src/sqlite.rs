@@ -36,8 +36,8 @@ use uuid::Uuid;
 use crate::error::{ConnectSnafu, Error, MigrateSnafu, QuerySnafu, Result};
 use crate::filter::Filter;
 use crate::indexer::{
-    Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric, Resource,
-    ResourceQuery, ResourceUpdate,
+    DescribedMetric, Indexer, MetricFilter, MetricSet, NewMetric, NewResource, ProcessedMetric,
+    Resource, ResourceQuery, ResourceUpdate,
 };
 use crate::pagination::{Page, SqlValue};
 use crate::resource_type::{AttributeDefinition, AttributeType, ResourceType};
@@ -217,6 +217,9 @@ impl SqliteIndexer {
                 SqlitePoolOptions::new()
                     .max_connections(POOL_SIZE)
                     .acquire_timeout(BUSY_TIMEOUT)
+                    // A checkout would ping the connection's thread first: a round trip of
+                    // thread hand-offs per query, for a link that cannot drop.
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await
             }
@@ -347,6 +350,10 @@ impl Indexer for SqliteIndexer {
 
     async fn metric(&self, id: Uuid) -> Result<Metric> {
         metric::metric(&self.pool, id).await
+    }
+
+    async fn described_metric(&self, id: Uuid) -> Result<DescribedMetric> {
+        metric::described_metric(&self.pool, id).await
     }
 
     async fn metrics_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Metric>> {

@@ -14,7 +14,7 @@ use crate::error::{
 };
 use crate::text::Text;
 
-async fn fetch_policy(conn: &mut Conn, name: &str) -> Result<Option<ArchivePolicy>> {
+pub(super) async fn fetch_policy(conn: &mut Conn, name: &str) -> Result<Option<ArchivePolicy>> {
     sqlx::query_as::<_, ArchivePolicyRow>(&stmt(
         "SELECT name, back_window, definition, aggregation_methods FROM archive_policy \
          WHERE name = ?",

@@ -6,13 +6,15 @@ use gnocchi_core::{Metric, MetricStatus};
 use snafu::ResultExt;
 use uuid::Uuid;
 
+use super::archive_policy::fetch_policy;
+use super::resource::require_resource;
 use super::rows::{now, to_micros, MetricRow, METRIC_COLUMNS, METRIC_ID, METRIC_SORT_KEYS};
 use super::{arguments, begin_write, commit, exists, is_unique_violation, placeholder};
 use crate::error::{
     ArchivePolicyNotFoundSnafu, Error, InvalidMarkerSnafu, MetricExistsSnafu, MetricNotFoundSnafu,
     NamedMetricExistsSnafu, QuerySnafu, ResourceNotFoundSnafu, Result,
 };
-use crate::indexer::{MetricFilter, NewMetric, ProcessedMetric};
+use crate::indexer::{DescribedMetric, MetricFilter, NewMetric, ProcessedMetric};
 use crate::pagination::{self, Page, SqlValue};
 
 /// Inserts one metric inside an open write transaction, checking its references first so each
@@ -105,16 +107,46 @@ pub(super) async fn create_metric(pool: &Pool, metric: &NewMetric) -> Result<Met
 }
 
 pub(super) async fn metric(pool: &Pool, id: Uuid) -> Result<Metric> {
+    let mut conn = pool.acquire().await.context(QuerySnafu { op: "acquire" })?;
+    fetch_metric(&mut conn, id).await
+}
+
+async fn fetch_metric(conn: &mut Conn, id: Uuid) -> Result<Metric> {
     let sql = format!("SELECT {METRIC_COLUMNS} FROM metric WHERE id = ? AND status = 'active'");
     sqlx::query_as::<_, MetricRow>(&stmt(&sql))
         .bind(id.to_string())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await
         .context(QuerySnafu {
             op: "select metric",
         })?
         .ok_or(Error::MetricNotFound { id })?
         .into_domain()
+}
+
+/// The metric, its policy and its resource on one pooled connection: each pool checkout costs
+/// round trips of its own (with SQLite, hand-offs to the connection's thread).
+pub(super) async fn described_metric(pool: &Pool, id: Uuid) -> Result<DescribedMetric> {
+    let mut conn = pool.acquire().await.context(QuerySnafu { op: "acquire" })?;
+    let metric = fetch_metric(&mut conn, id).await?;
+    let policy = fetch_policy(&mut conn, &metric.archive_policy_name)
+        .await?
+        .ok_or_else(|| Error::ArchivePolicyNotFound {
+            name: metric.archive_policy_name.clone(),
+        })?;
+    let resource = match metric.resource_id {
+        Some(rid) => match require_resource(&mut conn, None, rid).await {
+            Ok(r) => Some(r),
+            Err(Error::ResourceNotFound { .. }) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    Ok(DescribedMetric {
+        metric,
+        policy,
+        resource,
+    })
 }
 
 pub(super) async fn metrics_by_ids(pool: &Pool, ids: &[Uuid]) -> Result<Vec<Metric>> {

@@ -102,7 +102,11 @@ async fn attach_metrics(
 }
 
 /// The current resource in the view of `type_name`, or `ResourceNotFound`.
-async fn require_resource(conn: &mut Conn, type_name: Option<&str>, id: Uuid) -> Result<Resource> {
+pub(super) async fn require_resource(
+    conn: &mut Conn,
+    type_name: Option<&str>,
+    id: Uuid,
+) -> Result<Resource> {
     fetch_one(conn, type_name, id)
         .await?
         .ok_or(Error::ResourceNotFound { id })

@@ -128,6 +128,46 @@ async fn name_unique_per_resource_impl(f: Fixture) {
     assert_eq!(res.metrics.get("cpu"), Some(&again.id));
 }
 
+indexer_test!(described, described_impl);
+async fn described_impl(f: Fixture) {
+    let ix = &f.indexer;
+    ix.create_archive_policy(&policy("p"))
+        .await
+        .expect("policy");
+    let rid = Uuid::new_v4();
+    ix.create_resource(&generic(rid)).await.expect("resource");
+    let attached = ix
+        .create_metric(&NewMetric {
+            resource_id: Some(rid),
+            ..new_metric("p", Some("cpu"))
+        })
+        .await
+        .expect("attached");
+    let d = ix.described_metric(attached.id).await.expect("described");
+    assert_eq!(d.metric, attached);
+    assert_eq!(d.policy, ix.archive_policy("p").await.expect("policy"));
+    assert_eq!(
+        d.resource,
+        Some(ix.resource(None, rid).await.expect("resource"))
+    );
+
+    let alone = ix
+        .create_metric(&new_metric("p", None))
+        .await
+        .expect("unattached");
+    let d = ix.described_metric(alone.id).await.expect("described");
+    assert_eq!((d.metric, d.resource), (alone.clone(), None));
+
+    ix.delete_metric(alone.id).await.expect("delete");
+    for id in [alone.id, Uuid::new_v4()] {
+        let err = ix.described_metric(id).await.expect_err("not active");
+        assert!(
+            matches!(err, Error::MetricNotFound { id: e } if e == id),
+            "{err:?}"
+        );
+    }
+}
+
 indexer_test!(by_ids, by_ids_impl);
 async fn by_ids_impl(f: Fixture) {
     let ix = &f.indexer;

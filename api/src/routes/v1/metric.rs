@@ -121,12 +121,16 @@ pub(crate) struct LoadedMetric {
 pub(crate) async fn load(state: &AppState, id: &str) -> Result<LoadedMetric, ApiError> {
     let not_found = || ApiError::not_found(format!("Metric {id} does not exist"));
     let uuid = parse_uuid(id).ok_or_else(not_found)?;
-    let metric = match state.indexer.metric(uuid).await {
-        Ok(m) => m,
+    let described = match state.indexer.described_metric(uuid).await {
+        Ok(d) => d,
         Err(gnocchi_indexer::Error::MetricNotFound { .. }) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    describe(state, metric).await
+    Ok(describe_with(
+        described.metric,
+        described.policy,
+        described.resource.as_ref(),
+    ))
 }
 
 /// Loads the policy and resource of `metric` and builds its detailed shape.
