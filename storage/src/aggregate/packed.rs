@@ -58,10 +58,11 @@ const WRITER_CACHE_KIB: i64 = 512;
 const READER_CACHE_KIB: i64 = 128;
 /// Idle reader connections kept per shard.
 const POOLED_READERS: usize = 4;
-/// Page size of a new shard. Splits grow in place towards a few KiB; with 4 KiB pages the
-/// larger ones spill into overflow pages and a third of the file stays empty, while 8 KiB
-/// pages keep most rows whole (measured in docs/decisions.md).
-const PAGE_BYTES: i64 = 8192;
+/// Page size of a new shard. A bundle of a few KiB must fit whole in a leaf page when it is
+/// smaller than the page, so large pages leave a quarter of each leaf empty; with 1 KiB pages
+/// a bundle keeps a small head in its leaf and the rest in full overflow pages, and the file is
+/// within about 10% of the bytes it holds (measured in docs/decisions.md).
+const PAGE_BYTES: i64 = 1024;
 /// A log reset by a checkpoint is truncated to this size.
 const WAL_LIMIT_BYTES: i64 = 4 << 20;
 
