@@ -27,7 +27,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -65,6 +65,12 @@ const POOLED_READERS: usize = 4;
 const PAGE_BYTES: i64 = 1024;
 /// A log reset by a checkpoint is truncated to this size.
 const WAL_LIMIT_BYTES: i64 = 4 << 20;
+/// An idle handle rewrites a shard whole once it has written at least 1/this of the shard's
+/// size since it last did: rows that grow in place leave leaf pages part-filled.
+const VACUUM_AFTER_SHARE: u64 = 4;
+/// Larger shards are not rewritten when idle: the rewrite holds the shard's write lock and
+/// copies the whole file, so other writers would wait on a large one.
+const VACUUM_MAX_BYTES: u64 = 64 << 20;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS metric (
@@ -133,6 +139,8 @@ struct Shard {
     readers: Mutex<Vec<Connection>>,
     /// Written by this handle since its last `sync`.
     written: AtomicBool,
+    /// Bytes of rows this handle wrote since it last rewrote the shard.
+    written_bytes: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,6 +168,7 @@ impl Packed {
                 writer: Mutex::new(None),
                 readers: Mutex::new(Vec::new()),
                 written: AtomicBool::new(false),
+                written_bytes: AtomicU64::new(0),
             })
             .collect();
         Ok(Self {
@@ -287,6 +296,7 @@ impl Packed {
                 .push((key.method.to_string(), bytes));
         }
         let shard = self.shard(metric);
+        let mut row_bytes = raw.len();
         shard.write("write metric", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let no: i64 = tx
@@ -315,6 +325,8 @@ impl Packed {
                     .execute(params![no, granularity, start])?;
                 } else {
                     let methods = methods_column(&entries);
+                    let data = encode_bundle(&entries);
+                    row_bytes += data.len();
                     tx.prepare_cached(
                         "INSERT INTO split (metric, granularity, start, methods, data) \
                          VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (metric, granularity, start) \
@@ -325,12 +337,16 @@ impl Packed {
                         granularity,
                         start,
                         methods,
-                        encode_bundle(&entries)
+                        data
                     ])?;
                 }
             }
             tx.commit()
-        })
+        })?;
+        shard
+            .written_bytes
+            .fetch_add(row_bytes as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     pub(super) fn delete_metric(&self, metric: Uuid) -> Result<()> {
@@ -347,7 +363,8 @@ impl Packed {
         })
     }
 
-    /// Makes every commit of this handle durable; when there is none, folds the logs back.
+    /// Makes every commit of this handle durable; when there is none, folds the logs back and
+    /// rewrites the shards that this handle changed much since it last did.
     pub(super) fn sync(&self) -> Result<()> {
         let _serial = lock(&self.syncing);
         let written: Vec<bool> = self
@@ -365,7 +382,9 @@ impl Packed {
             return Ok(());
         }
         for shard in &self.shards {
-            shard.truncate_log();
+            if !shard.vacuum_if_worthwhile() {
+                shard.truncate_log();
+            }
         }
         Ok(())
     }
@@ -431,6 +450,45 @@ impl Shard {
             *writer = None;
         }
         result.with_context(db_at(op, &self.path))
+    }
+
+    /// Rewrites the shard whole (VACUUM) and folds the log back when this handle has written
+    /// enough of it since it last did, without waiting for other processes; whether it did.
+    fn vacuum_if_worthwhile(&self) -> bool {
+        let size = fs::metadata(&self.path).map_or(0, |m| m.len());
+        let written = self.written_bytes.load(Ordering::Relaxed);
+        if size > VACUUM_MAX_BYTES || written == 0 || written < size / VACUUM_AFTER_SHARE {
+            return false;
+        }
+        let mut writer = lock(&self.writer);
+        let Some(conn) = writer.take().or_else(|| {
+            open_connection(&self.path, WRITER_CACHE_KIB)
+                .inspect_err(|error| {
+                    debug!(path = %self.path.display(), %error, "Cannot open the shard to rewrite it.");
+                })
+                .ok()
+        }) else {
+            return false;
+        };
+        let result = conn.busy_timeout(Duration::ZERO).and_then(|()| {
+            conn.execute_batch("VACUUM")?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            })
+        });
+        match result {
+            Ok(_) => {
+                self.written_bytes.store(0, Ordering::Relaxed);
+                debug!(path = %self.path.display(), before = size, "Shard rewritten while idle.");
+            }
+            Err(error) => {
+                debug!(path = %self.path.display(), %error, "Shard busy, rewritten later.");
+            }
+        }
+        if conn.busy_timeout(BUSY_TIMEOUT).is_ok() {
+            *writer = Some(conn);
+        }
+        true
     }
 
     /// Folds a non-empty write-ahead log back into the shard and truncates it, without waiting
