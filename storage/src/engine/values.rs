@@ -8,13 +8,18 @@
 //!   (the common case of values rounded to a few decimals, counters, constants). Stores `k`, the
 //!   delta order `d` (1 or 2, whichever packs smaller), the first `d` integers as zigzag varints,
 //!   then the `d`-th differences zigzagged in a bit-packed integer column.
+//! * `2` decimal, Rice-coded: as `1` up to the first integers, then the GCD `q >= 1` of the
+//!   `d`-th differences (varint) and the differences divided by `q`, zigzagged, in a Rice column
+//!   (`bits.rs`). The order `d` is the one with the smaller column. Written when smaller than `1`.
 
 use super::bits::{
-    get_int_column, put_int_column, put_varint, unzigzag, zigzag, BitReader, BitWriter, ByteReader,
+    get_int_column, get_rice_column, put_int_column, put_rice_column, put_varint, rice_plan,
+    unzigzag, zigzag, BitReader, BitWriter, ByteReader,
 };
 
 const TAG_XOR: u8 = 0;
 const TAG_DECIMAL: u8 = 1;
+const TAG_DECIMAL_RICE: u8 = 2;
 const MAX_DECIMALS: u8 = 12;
 const MAX_EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
 
@@ -24,9 +29,18 @@ pub(crate) fn encode_values(out: &mut Vec<u8>, values: &[f64]) {
         return;
     }
     if let Some((k, ints)) = as_decimal(values) {
-        out.push(TAG_DECIMAL);
+        let mut packed = Vec::new();
+        encode_ints(&mut packed, &ints);
+        let mut rice = Vec::new();
+        encode_rice_ints(&mut rice, &ints);
+        let (tag, body) = if rice.len() < packed.len() {
+            (TAG_DECIMAL_RICE, rice)
+        } else {
+            (TAG_DECIMAL, packed)
+        };
+        out.push(tag);
         out.push(k);
-        encode_ints(out, &ints);
+        out.extend_from_slice(&body);
     } else {
         out.push(TAG_XOR);
         out.extend_from_slice(&encode_xor(values));
@@ -40,14 +54,18 @@ pub(crate) fn decode_values(r: &mut ByteReader<'_>, n: usize, out: &mut Vec<f64>
     }
     match r.u8()? {
         TAG_XOR => decode_xor(r.rest(), n, out),
-        TAG_DECIMAL => {
+        tag @ (TAG_DECIMAL | TAG_DECIMAL_RICE) => {
             let k = r.u8()?;
             if k > MAX_DECIMALS {
                 return None;
             }
             let scale = 10f64.powi(i32::from(k));
             let mut ints = Vec::new();
-            decode_ints(r, n, &mut ints)?;
+            if tag == TAG_DECIMAL {
+                decode_ints(r, n, &mut ints)?;
+            } else {
+                decode_rice_ints(r, n, &mut ints)?;
+            }
             out.extend(ints.iter().map(|&m| m as f64 / scale));
             Some(())
         }
@@ -117,25 +135,114 @@ pub(crate) fn decode_ints(r: &mut ByteReader<'_>, n: usize, out: &mut Vec<i64>) 
     }
     let mut rest = Vec::new();
     get_int_column(r, n - order, &mut rest)?;
-    out.reserve(n);
+    undelta(&firsts[..order], rest.iter().map(|&d| unzigzag(d)), out);
+    Some(())
+}
+
+/// Encodes integers for [`TAG_DECIMAL_RICE`]: the delta order, the first `order` integers as
+/// zigzag varints, the GCD of the differences and the reduced differences as a Rice column.
+fn encode_rice_ints(out: &mut Vec<u8>, ints: &[i64]) {
+    let planned = |order| {
+        let (firsts, gcd, column) = reduced_diffs(ints, order);
+        let plan = rice_plan(&column);
+        (firsts, gcd, column, plan)
+    };
+    let mut best = planned(1);
+    if ints.len() >= 2 {
+        let order_2 = planned(2);
+        if order_2.3.bits < best.3.bits {
+            best = order_2;
+        }
+    }
+    let (firsts, gcd, column, plan) = best;
+    out.push(firsts.len() as u8);
+    for &f in &firsts {
+        put_varint(out, zigzag(f));
+    }
+    put_varint(out, gcd);
+    put_rice_column(out, &column, &plan);
+}
+
+/// The first `order` integers, the GCD (at least 1) of the `order`-th differences and these
+/// differences divided by it, zigzagged. Differences of integers within ±2^53 do not wrap.
+fn reduced_diffs(ints: &[i64], order: usize) -> (Vec<i64>, u64, Vec<u64>) {
+    let mut d = ints.to_vec();
+    for o in 1..=order {
+        for i in (o..d.len()).rev() {
+            d[i] = d[i].wrapping_sub(d[i - 1]);
+        }
+    }
+    let rest = d.split_off(order.min(d.len()));
+    let mut g = 0;
+    for &x in &rest {
+        // Most series have no common factor: stop at the first proof of it.
+        if g == 1 {
+            break;
+        }
+        g = gcd(g, x.unsigned_abs());
+    }
+    let g = g.max(1);
+    let column = if g == 1 {
+        rest.iter().map(|&x| zigzag(x)).collect()
+    } else {
+        rest.iter().map(|&x| zigzag(x / g as i64)).collect()
+    };
+    (d, g, column)
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Inverse of [`encode_rice_ints`] for exactly `n >= 1` integers.
+fn decode_rice_ints(r: &mut ByteReader<'_>, n: usize, out: &mut Vec<i64>) -> Option<()> {
+    let order = usize::from(r.u8()?);
+    if !(1..=2).contains(&order) || order > n {
+        return None;
+    }
+    let mut firsts = [0i64; 2];
+    for f in firsts.iter_mut().take(order) {
+        *f = unzigzag(r.varint()?);
+    }
+    let gcd = r.varint()?;
+    if gcd == 0 {
+        return None;
+    }
+    let mut rest = Vec::new();
+    get_rice_column(r, n - order, &mut rest)?;
+    let gcd = gcd as i64;
+    undelta(
+        &firsts[..order],
+        rest.iter().map(|&d| unzigzag(d).wrapping_mul(gcd)),
+        out,
+    );
+    Some(())
+}
+
+/// Appends the integers whose first values are `firsts` (1 or 2 of them, the delta order) and
+/// whose `firsts.len()`-th differences are `diffs`. Wrapping: corrupt input must not panic.
+fn undelta(firsts: &[i64], diffs: impl ExactSizeIterator<Item = i64>, out: &mut Vec<i64>) {
+    out.reserve(firsts.len() + diffs.len());
     let mut prev = firsts[0];
     out.push(prev);
-    if order == 1 {
-        for &d in &rest {
-            prev = prev.wrapping_add(unzigzag(d));
-            out.push(prev);
-        }
-    } else {
-        let mut delta = firsts[1];
+    if let Some(&first_delta) = firsts.get(1) {
+        let mut delta = first_delta;
         prev = prev.wrapping_add(delta);
         out.push(prev);
-        for &dd in &rest {
-            delta = delta.wrapping_add(unzigzag(dd));
+        for dd in diffs {
+            delta = delta.wrapping_add(dd);
             prev = prev.wrapping_add(delta);
             out.push(prev);
         }
+    } else {
+        for d in diffs {
+            prev = prev.wrapping_add(d);
+            out.push(prev);
+        }
     }
-    Some(())
 }
 
 /// The bits the column of `diffs` would take (per-block width × length + width headers).
@@ -257,7 +364,95 @@ mod tests {
         assert!(len < 1000 * 2, "{len}");
         let mut out = Vec::new();
         encode_values(&mut out, &v);
-        assert_eq!(out[0], TAG_DECIMAL);
+        assert_eq!(out[0], TAG_DECIMAL_RICE);
         assert_eq!(out[1], 2);
+    }
+
+    fn tag_of(values: &[f64]) -> u8 {
+        let mut out = Vec::new();
+        encode_values(&mut out, values);
+        out[0]
+    }
+
+    /// Round trips `ints` through the Rice integer encoding alone; its length.
+    fn rice_ints_round_trip(ints: &[i64]) -> usize {
+        let mut out = Vec::new();
+        encode_rice_ints(&mut out, ints);
+        let mut r = ByteReader::new(&out);
+        let mut back = Vec::new();
+        decode_rice_ints(&mut r, ints.len(), &mut back).expect("decodes");
+        assert!(r.at_end());
+        assert_eq!(back, ints);
+        out.len()
+    }
+
+    #[test]
+    fn rice_ints_edge_cases_round_trip() {
+        const EXACT: i64 = 1 << 53;
+        rice_ints_round_trip(&[0]);
+        rice_ints_round_trip(&[-EXACT]);
+        rice_ints_round_trip(&[EXACT, -EXACT]);
+        rice_ints_round_trip(&[-EXACT, EXACT, -EXACT, EXACT, 0, EXACT]);
+        rice_ints_round_trip(&[7; 500]);
+        rice_ints_round_trip(&[0; 3]);
+        rice_ints_round_trip(&[1, 2]);
+        let even: Vec<i64> = (0..300).map(|i| (i * i % 17) * 2 - 9).collect();
+        let len = rice_ints_round_trip(&even);
+        let odd: Vec<i64> = even.iter().map(|x| x + (x & 1)).collect();
+        assert!(len <= rice_ints_round_trip(&odd));
+        for v in [
+            &[0.0][..],
+            &[-4.5],
+            &[1.25, -2.5],
+            &[9_007_199_254_740_992.0, -9_007_199_254_740_992.0, 0.0],
+            &[3.0; 3600],
+            &[0.0; 3600],
+        ] {
+            round_trip(v);
+        }
+    }
+
+    #[test]
+    fn means_of_five_use_the_gcd() {
+        // Means of 5 samples of 2 decimals: all multiples of 0.002 at k = 3.
+        let mut x = 0i64;
+        let v: Vec<f64> = (0..3600)
+            .map(|i| {
+                x += (i * 7919 % 23) - 11;
+                (x * 2) as f64 / 1000.0
+            })
+            .collect();
+        let len = round_trip(&v);
+        assert_eq!(tag_of(&v), TAG_DECIMAL_RICE);
+        let mut packed = vec![TAG_DECIMAL, 3];
+        let ints: Vec<i64> = (0..3600).map(|i| (v[i] * 1000.0).round() as i64).collect();
+        encode_ints(&mut packed, &ints);
+        assert!(len + 300 < packed.len(), "{len} vs {}", packed.len());
+    }
+
+    #[test]
+    fn the_smaller_decimal_encoding_is_picked() {
+        // Runs of equal values cost 1 bit per Rice block, 7 per packed one.
+        assert_eq!(tag_of(&[42.0; 3600]), TAG_DECIMAL_RICE);
+        // The GCD varint makes a single value one byte longer.
+        assert_eq!(tag_of(&[1.5]), TAG_DECIMAL);
+    }
+
+    #[test]
+    fn corrupt_rice_ints_are_refused() {
+        let mut out = Vec::new();
+        encode_rice_ints(&mut out, &[5, 8, 13, 21, 34]);
+        for cut in 0..out.len() {
+            let r = &mut ByteReader::new(&out[..cut]);
+            assert_eq!(decode_rice_ints(r, 5, &mut Vec::new()), None, "{cut}");
+        }
+        // Order 3, order above n, and a zero GCD.
+        for bad in [[3u8, 0, 1, 0], [2, 0, 0, 1], [1, 0, 0, 0]] {
+            let n = if bad[0] == 2 { 1 } else { 2 };
+            assert_eq!(
+                decode_rice_ints(&mut ByteReader::new(&bad), n, &mut Vec::new()),
+                None
+            );
+        }
     }
 }
