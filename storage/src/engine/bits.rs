@@ -363,8 +363,15 @@ fn put_param(w: &mut BitWriter, p: u32, prev: u32) {
 fn put_rice(w: &mut BitWriter, x: u64, p: u32) {
     let q = x >> p;
     if q < u64::from(RICE_ESCAPE) {
-        w.write(1 << q, q as u32 + 1);
-        w.write(x, p);
+        let q = q as u32;
+        // One write: the closing one, then the low bits (p <= 62 and q < 24 may exceed 64).
+        if q + 1 + p <= 64 {
+            let low = x & ((1u64 << p) - 1);
+            w.write((low << (q + 1)) | (1 << q), q + 1 + p);
+        } else {
+            w.write(1 << q, q + 1);
+            w.write(x, p);
+        }
     } else {
         let len = 64 - x.leading_zeros();
         w.write(0, RICE_ESCAPE);
@@ -376,7 +383,9 @@ fn put_rice(w: &mut BitWriter, x: u64, p: u32) {
 /// The cheapest parameter of a block, among three below the bit length of its mean (where
 /// the optimum of geometric-like values lies), and the bits of its code words.
 fn rice_param(block: &[u64]) -> (u32, u64) {
-    let sum: u128 = block.iter().map(|&x| u128::from(x)).sum();
+    let (sum, max) = block
+        .iter()
+        .fold((0u128, 0u64), |(s, m), &x| (s + u128::from(x), m.max(x)));
     if sum == 0 {
         return (RICE_ZEROS, 0);
     }
@@ -384,27 +393,30 @@ fn rice_param(block: &[u64]) -> (u32, u64) {
     let lo = (64 - mean.leading_zeros())
         .saturating_sub(2)
         .min(RICE_ZEROS - 3);
-    let mut bits = [0u64; 3];
-    for &x in block {
-        for (p, b) in (lo..).zip(bits.iter_mut()) {
-            *b += rice_bits(x, p);
-        }
-    }
-    (lo..)
-        .zip(bits)
+    (lo..lo + 3)
+        .map(|p| (p, rice_block_bits(block, p, max)))
         .min_by_key(|&(_, b)| b)
         .expect("three candidates")
 }
 
-/// The bits of the code word of `x` at parameter `p`.
-#[inline]
-fn rice_bits(x: u64, p: u32) -> u64 {
-    let q = x >> p;
-    if q < u64::from(RICE_ESCAPE) {
-        q + 1 + u64::from(p)
-    } else {
-        u64::from(RICE_ESCAPE + 6 + 64 - x.leading_zeros())
+/// The bits of a block's code words at parameter `p`; `max` is the block's largest value.
+fn rice_block_bits(block: &[u64], p: u32, max: u64) -> u64 {
+    let n = block.len() as u64;
+    if max >> p < u64::from(RICE_ESCAPE) {
+        // No escape: a branch-free sum of the quotients.
+        return block.iter().map(|&x| x >> p).sum::<u64>() + n * (u64::from(p) + 1);
     }
+    block
+        .iter()
+        .map(|&x| {
+            let q = x >> p;
+            if q < u64::from(RICE_ESCAPE) {
+                q + 1 + u64::from(p)
+            } else {
+                u64::from(RICE_ESCAPE + 6 + 64 - x.leading_zeros())
+            }
+        })
+        .sum()
 }
 
 #[cfg(test)]

@@ -36,11 +36,26 @@ fn stored_entries(data: &[u8]) -> Option<Vec<(String, &[u8])>> {
     Some(out)
 }
 
-fn tally_shard(path: &std::path::Path, tallies: &mut BTreeMap<(i64, String), Tally>) {
-    // Immutable: the copies are read-only and may be in WAL mode.
+/// A read-only connection to a shard. Immutable: the copies are read-only, maybe in WAL mode.
+fn open_shard(path: &std::path::Path) -> Connection {
     let uri = format!("file:{}?immutable=1", path.display());
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(uri, flags).expect("opens shard");
+    Connection::open_with_flags(uri, flags).expect("opens shard")
+}
+
+fn shard_paths() -> Vec<std::path::PathBuf> {
+    let dir = std::env::var("GNOCCHI_SHARDS").unwrap_or("/var/tmp/codec-data".into());
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("reads shard dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sqlite"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn tally_shard(path: &std::path::Path, tallies: &mut BTreeMap<(i64, String), Tally>) {
+    let conn = open_shard(path);
     let mut stmt = conn
         .prepare("SELECT granularity, start, data FROM split")
         .expect("prepares");
@@ -73,13 +88,7 @@ fn tally_shard(path: &std::path::Path, tallies: &mut BTreeMap<(i64, String), Tal
 #[test]
 #[ignore = "needs shard files: set GNOCCHI_SHARDS"]
 fn realdata_split_sizes() {
-    let dir = std::env::var("GNOCCHI_SHARDS").unwrap_or("/var/tmp/codec-data".into());
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .expect("reads shard dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sqlite"))
-        .collect();
-    paths.sort();
+    let paths = shard_paths();
     let mut tallies = BTreeMap::new();
     for p in &paths {
         tally_shard(p, &mut tallies);
@@ -111,4 +120,45 @@ fn realdata_split_sizes() {
 
 fn pct(old: u64, new: u64) -> f64 {
     (new as f64 - old as f64) * 100.0 / old.max(1) as f64
+}
+
+/// Decode time of all stored splits vs their re-encodings, interleaved and the best of several
+/// rounds so that a loaded machine affects both alike. Run with `--release`.
+#[test]
+#[ignore = "needs shard files: set GNOCCHI_SHARDS"]
+fn realdata_decode_time() {
+    let mut splits = Vec::new();
+    for p in shard_paths() {
+        let conn = open_shard(&p);
+        let mut stmt = conn
+            .prepare("SELECT granularity, start, data FROM split")
+            .expect("sql");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Vec<u8>>(2)?)))
+            .expect("queries");
+        for row in rows {
+            let (g, key, data): (i64, i64, Vec<u8>) = row.expect("row");
+            for (_, bytes) in stored_entries(&data).expect("valid bundle") {
+                let new = encode_split(key, g, &decode_split(bytes, key, g).expect("valid"));
+                splits.push((g, key, bytes.to_vec(), new));
+            }
+        }
+    }
+    let time = |new: bool| {
+        let start = std::time::Instant::now();
+        for (g, key, old_bytes, new_bytes) in &splits {
+            let bytes = if new { new_bytes } else { old_bytes };
+            std::hint::black_box(decode_split(std::hint::black_box(bytes), *key, *g));
+        }
+        start.elapsed()
+    };
+    let (mut old, mut new) = (std::time::Duration::MAX, std::time::Duration::MAX);
+    for _ in 0..15 {
+        old = old.min(time(false));
+        new = new.min(time(true));
+    }
+    println!(
+        "decode {} splits: stored {old:?}, re-encoded {new:?}",
+        splits.len()
+    );
 }

@@ -166,15 +166,15 @@ fn encode_rice_ints(out: &mut Vec<u8>, ints: &[i64]) {
 /// The first `order` integers, the GCD (at least 1) of the `order`-th differences and these
 /// differences divided by it, zigzagged. Differences of integers within ±2^53 do not wrap.
 fn reduced_diffs(ints: &[i64], order: usize) -> (Vec<i64>, u64, Vec<u64>) {
+    let order = order.min(ints.len());
     let mut d = ints.to_vec();
     for o in 1..=order {
         for i in (o..d.len()).rev() {
             d[i] = d[i].wrapping_sub(d[i - 1]);
         }
     }
-    let rest = d.split_off(order.min(d.len()));
     let mut g = 0;
-    for &x in &rest {
+    for &x in &d[order..] {
         // Most series have no common factor: stop at the first proof of it.
         if g == 1 {
             break;
@@ -183,10 +183,11 @@ fn reduced_diffs(ints: &[i64], order: usize) -> (Vec<i64>, u64, Vec<u64>) {
     }
     let g = g.max(1);
     let column = if g == 1 {
-        rest.iter().map(|&x| zigzag(x)).collect()
+        d[order..].iter().map(|&x| zigzag(x)).collect()
     } else {
-        rest.iter().map(|&x| zigzag(x / g as i64)).collect()
+        d[order..].iter().map(|&x| zigzag(x / g as i64)).collect()
     };
+    d.truncate(order);
     (d, g, column)
 }
 
@@ -452,6 +453,89 @@ mod tests {
             assert_eq!(
                 decode_rice_ints(&mut ByteReader::new(&bad), n, &mut Vec::new()),
                 None
+            );
+        }
+    }
+}
+
+/// Paired timings of the two decimal encodings on full splits (`--release --ignored`).
+#[cfg(test)]
+mod timing {
+    use std::hint::black_box;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Best of many runs of `f`, interleaved with `g`'s.
+    fn best_of(mut f: impl FnMut(), mut g: impl FnMut()) -> (Duration, Duration) {
+        let (mut a, mut b) = (Duration::MAX, Duration::MAX);
+        for _ in 0..2000 {
+            let t = Instant::now();
+            f();
+            a = a.min(t.elapsed());
+            let t = Instant::now();
+            g();
+            b = b.min(t.elapsed());
+        }
+        (a, b)
+    }
+
+    #[test]
+    #[ignore = "a timing, not a check"]
+    fn decimal_tags_timing() {
+        let mut seed = 7u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut x = 10_000i64;
+        let walk: Vec<i64> = (0..3600)
+            .map(|_| {
+                x += (rand() % 201) as i64 - 100;
+                x
+            })
+            .collect();
+        let counter: Vec<i64> = (0..3600)
+            .scan(100, |c, _| {
+                *c += 1 + (rand() % 5) as i64;
+                Some(*c)
+            })
+            .collect();
+        for (name, ints) in [
+            ("walk-2dec", walk),
+            ("counter", counter),
+            ("constant", vec![42; 3600]),
+        ] {
+            let values: Vec<f64> = ints.iter().map(|&m| m as f64 / 100.0).collect();
+            let mut packed = vec![TAG_DECIMAL, 2];
+            encode_ints(&mut packed, &ints);
+            let mut rice = vec![TAG_DECIMAL_RICE, 2];
+            encode_rice_ints(&mut rice, &ints);
+            let decode = |bytes: &[u8]| {
+                let mut out = Vec::new();
+                decode_values(&mut ByteReader::new(black_box(bytes)), 3600, &mut out);
+                black_box(out);
+            };
+            let (d1, d2) = best_of(|| decode(&packed), || decode(&rice));
+            let (e1, e2) = best_of(
+                || {
+                    let mut out = Vec::new();
+                    encode_ints(&mut out, black_box(&ints));
+                    black_box(out);
+                },
+                || {
+                    let mut out = Vec::new();
+                    encode_rice_ints(&mut out, black_box(&ints));
+                    black_box(out);
+                },
+            );
+            let (e3, _) = best_of(|| drop(black_box(as_decimal(black_box(&values)))), || ());
+            println!(
+                "{name}: {} -> {} bytes; decode {d1:?} -> {d2:?}; encode: as_decimal {e3:?}, tag 1 {e1:?}, tag 2 {e2:?}",
+                packed.len(),
+                rice.len()
             );
         }
     }
