@@ -266,6 +266,21 @@ proptest! {
     }
 
     #[test]
+    fn means_of_decimals_round_trip(v in decimal_values(), w in 1usize..8) {
+        // Float means: within a few ulps of a decimal, mostly, not exactly one.
+        let means: Vec<f64> = v.chunks(w).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
+        let mut bytes = Vec::new();
+        encode_values(&mut bytes, &means);
+        let mut back = Vec::new();
+        let r = &mut ByteReader::new(&bytes);
+        prop_assert!(decode_values(r, means.len(), &mut back).is_some());
+        prop_assert!(r.at_end());
+        let a: Vec<u64> = back.iter().map(|v| v.to_bits()).collect();
+        let b: Vec<u64> = means.iter().map(|v| v.to_bits()).collect();
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
     fn value_decoder_never_panics_on_random_bytes(
         tag in 0u8..4,
         k in 0u8..14,

@@ -1,4 +1,4 @@
-//! The value column shared by the split and raw formats. Two encodings, tagged by one byte:
+//! The value column shared by the split and raw formats. Four encodings, tagged by one byte:
 //!
 //! * `0` XOR (Gorilla-style): the first value's 64 bits, then per value `0` if equal to the
 //!   previous one, else `1` + the XOR with the previous value as either `0` + its meaningful bits
@@ -11,6 +11,9 @@
 //! * `2` decimal, Rice-coded: as `1` up to the first integers, then the GCD `q >= 1` of the
 //!   `d`-th differences (varint) and the differences divided by `q`, zigzagged, in a Rice column
 //!   (`bits.rs`). The order `d` is the one with the smaller column. Written when smaller than `1`.
+//! * `3` near-decimal: every value is within a few ulps of `m / 10^k` (means and rates of
+//!   decimals, off by their float rounding). As `2`, then a Rice column of the zigzagged
+//!   differences of the values' bits from those of `m / 10^k`. Written when smaller than `0`.
 
 use super::bits::{
     get_int_column, get_rice_column, put_int_column, put_rice_column, put_varint, rice_plan,
@@ -20,6 +23,9 @@ use super::bits::{
 const TAG_XOR: u8 = 0;
 const TAG_DECIMAL: u8 = 1;
 const TAG_DECIMAL_RICE: u8 = 2;
+const TAG_NEAR_DECIMAL: u8 = 3;
+/// Most ulps a near-decimal value lies from its decimal: a few roundings of a mean or a rate.
+const MAX_ULPS: u64 = 8;
 const MAX_DECIMALS: u8 = 12;
 const MAX_EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
 
@@ -42,9 +48,54 @@ pub(crate) fn encode_values(out: &mut Vec<u8>, values: &[f64]) {
         out.push(k);
         out.extend_from_slice(&body);
     } else {
-        out.push(TAG_XOR);
-        out.extend_from_slice(&encode_xor(values));
+        let xor = encode_xor(values);
+        if let Some(near) = encode_near_decimal(values).filter(|b| b.len() <= xor.len()) {
+            out.extend_from_slice(&near);
+        } else {
+            out.push(TAG_XOR);
+            out.extend_from_slice(&xor);
+        }
     }
+}
+
+/// The [`TAG_NEAR_DECIMAL`] encoding of `values`, tag included, if they are near-decimal.
+fn encode_near_decimal(values: &[f64]) -> Option<Vec<u8>> {
+    let (k, ints, ulps) = as_near_decimal(values)?;
+    let mut out = vec![TAG_NEAR_DECIMAL, k];
+    encode_rice_ints(&mut out, &ints);
+    put_rice_column(&mut out, &ulps, &rice_plan(&ulps));
+    Some(out)
+}
+
+/// `Some((k, m, u))` when every value is within [`MAX_ULPS`] of `m_i / 10^k` (the smallest such
+/// `k`), with `u_i` the zigzagged difference of their bits.
+fn as_near_decimal(values: &[f64]) -> Option<(u8, Vec<i64>, Vec<u64>)> {
+    let mut ints = Vec::with_capacity(values.len());
+    let mut ulps = Vec::with_capacity(values.len());
+    'k: for k in 0..=MAX_DECIMALS {
+        let scale = 10f64.powi(i32::from(k));
+        ints.clear();
+        ulps.clear();
+        for &v in values {
+            if !v.is_finite() {
+                return None;
+            }
+            let m = (v * scale).round();
+            if m.abs() > MAX_EXACT {
+                continue 'k;
+            }
+            // From the integer, as the decoder does: `m` may be −0.
+            let m = m as i64;
+            let off = (v.to_bits() as i64).wrapping_sub((m as f64 / scale).to_bits() as i64);
+            if off.unsigned_abs() > MAX_ULPS {
+                continue 'k;
+            }
+            ints.push(m);
+            ulps.push(zigzag(off));
+        }
+        return Some((k, ints, ulps));
+    }
+    None
 }
 
 /// Decodes exactly `n` values from the rest of `r` into `out`; `None` if corrupt.
@@ -55,11 +106,7 @@ pub(crate) fn decode_values(r: &mut ByteReader<'_>, n: usize, out: &mut Vec<f64>
     match r.u8()? {
         TAG_XOR => decode_xor(r.rest(), n, out),
         tag @ (TAG_DECIMAL | TAG_DECIMAL_RICE) => {
-            let k = r.u8()?;
-            if k > MAX_DECIMALS {
-                return None;
-            }
-            let scale = 10f64.powi(i32::from(k));
+            let scale = read_scale(r)?;
             let mut ints = Vec::new();
             if tag == TAG_DECIMAL {
                 decode_ints(r, n, &mut ints)?;
@@ -69,8 +116,26 @@ pub(crate) fn decode_values(r: &mut ByteReader<'_>, n: usize, out: &mut Vec<f64>
             out.extend(ints.iter().map(|&m| m as f64 / scale));
             Some(())
         }
+        TAG_NEAR_DECIMAL => {
+            let scale = read_scale(r)?;
+            let mut ints = Vec::new();
+            decode_rice_ints(r, n, &mut ints)?;
+            let mut ulps = Vec::new();
+            get_rice_column(r, n, &mut ulps)?;
+            out.extend(ints.iter().zip(&ulps).map(|(&m, &u)| {
+                let bits = (m as f64 / scale).to_bits();
+                f64::from_bits(bits.wrapping_add(unzigzag(u) as u64))
+            }));
+            Some(())
+        }
         _ => None,
     }
+}
+
+/// `10^k` for the decimal count `k` read from `r`.
+fn read_scale(r: &mut ByteReader<'_>) -> Option<f64> {
+    let k = r.u8()?;
+    (k <= MAX_DECIMALS).then(|| 10f64.powi(i32::from(k)))
 }
 
 /// `Some((k, m))` when every value is exactly `m_i / 10^k` with the smallest such `k`.
@@ -437,6 +502,37 @@ mod tests {
         assert_eq!(tag_of(&[42.0; 3600]), TAG_DECIMAL_RICE);
         // The GCD varint makes a single value one byte longer.
         assert_eq!(tag_of(&[1.5]), TAG_DECIMAL);
+    }
+
+    #[test]
+    fn means_of_decimals_use_the_near_decimal_encoding() {
+        let mut x = 0i64;
+        let samples: Vec<f64> = (0..3000)
+            .map(|i| {
+                x += (i * 7919 % 201) - 100;
+                x as f64 / 100.0
+            })
+            .collect();
+        let means: Vec<f64> = samples
+            .chunks(5)
+            .map(|c| c.iter().sum::<f64>() / 5.0)
+            .collect();
+        assert!(
+            as_decimal(&means).is_none(),
+            "float rounding makes them inexact"
+        );
+        assert_eq!(tag_of(&means), TAG_NEAR_DECIMAL);
+        let len = round_trip(&means);
+        assert!(len < means.len() * 3, "{len}");
+        // Each its own decimal, −0 (far from +0 in bits), extremes: still exact round trips.
+        for v in [
+            &[0.1 + 0.2][..],
+            &[0.1 + 0.2, -0.0, 0.3],
+            &[(0.1 + 0.2) * 1e15, -9_007_199_254_740_991.0],
+            &[1e-300, 0.1 + 0.2],
+        ] {
+            round_trip(v);
+        }
     }
 
     #[test]
