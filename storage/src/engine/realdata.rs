@@ -161,4 +161,17 @@ fn realdata_decode_time() {
         "decode {} splits: stored {old:?}, re-encoded {new:?}",
         splits.len()
     );
+    let series: Vec<_> = splits
+        .iter()
+        .map(|(g, key, bytes, _)| (*g, *key, decode_split(bytes, *key, *g).expect("valid")))
+        .collect();
+    let mut encode = std::time::Duration::MAX;
+    for _ in 0..15 {
+        let start = std::time::Instant::now();
+        for (g, key, s) in &series {
+            std::hint::black_box(encode_split(*key, *g, std::hint::black_box(s)));
+        }
+        encode = encode.min(start.elapsed());
+    }
+    println!("encode {} splits: {encode:?}", series.len());
 }
