@@ -24,6 +24,14 @@ pub(crate) struct BitWriter {
 }
 
 impl BitWriter {
+    /// A writer with room for `bytes` bytes of output.
+    fn with_capacity(bytes: usize) -> Self {
+        Self {
+            out: Vec::with_capacity(bytes),
+            ..Self::default()
+        }
+    }
+
     /// Writes the low `n` bits of `v` (`n <= 64`).
     #[inline]
     pub(crate) fn write(&mut self, v: u64, n: u32) {
@@ -301,7 +309,8 @@ pub(crate) fn rice_plan(ints: &[u64]) -> RicePlan {
 /// geometric-like values, where [`put_int_column`] pays for the block's largest one. The
 /// column is byte-aligned and length-prefixed (varint).
 pub(crate) fn put_rice_column(out: &mut Vec<u8>, ints: &[u64], plan: &RicePlan) {
-    let mut w = BitWriter::default();
+    // Whole words are flushed: room for one more avoids a reallocation at the end.
+    let mut w = BitWriter::with_capacity(plan.bits.div_ceil(8) as usize + 8);
     let mut prev = RICE_ZEROS;
     for (block, &p) in ints.chunks(RICE_BLOCK).zip(&plan.params) {
         put_param(&mut w, p, prev);
