@@ -12,6 +12,8 @@ mod values;
 #[cfg(test)]
 pub(crate) mod proptests;
 #[cfg(test)]
+mod realdata;
+#[cfg(test)]
 mod tests;
 
 pub(crate) use aggregate::{aggregate, aggregate_rate, group, resample, Op};

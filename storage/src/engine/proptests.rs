@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::aggregate::Op;
+use super::bits::ByteReader;
+use super::values::{decode_values, encode_values};
 use super::*;
 
 const S: i64 = 1_000_000_000;
@@ -129,6 +131,24 @@ fn granularity() -> impl Strategy<Value = i64> {
     prop::sample::select(vec![S, 5 * S, 7 * S, 60 * S, 90 * S, 300 * S, 3600 * S])
 }
 
+/// Decimal series: integer random walks of a drifting step scale (some with a common factor,
+/// some near ±2^53) divided by `10^k`.
+fn decimal_values() -> impl Strategy<Value = Vec<f64>> {
+    let steps = prop::collection::vec((any::<i64>(), 0u32..40), 1..800);
+    (steps, 0i32..7, 1i64..6, prop::bool::weighted(0.1)).prop_map(|(steps, k, factor, edge)| {
+        let limit = 1i64 << 53;
+        let mut x = if edge { limit - 1000 } else { 0 };
+        steps
+            .iter()
+            .map(|&(r, scale)| {
+                let step = (r >> 1) % (1i64 << scale) * factor;
+                x = (x.wrapping_add(step)).clamp(-limit, limit);
+                x as f64 / 10f64.powi(k)
+            })
+            .collect()
+    })
+}
+
 fn to_series(points: &[(i64, f64)]) -> Series {
     let mut s = Series::default();
     for &(t, v) in points {
@@ -230,6 +250,65 @@ proptest! {
         let a: Vec<u64> = back.values.iter().map(|v| v.to_bits()).collect();
         let b: Vec<u64> = s.values.iter().map(|v| v.to_bits()).collect();
         prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn decimal_values_round_trip(v in decimal_values()) {
+        let mut bytes = Vec::new();
+        encode_values(&mut bytes, &v);
+        let mut back = Vec::new();
+        let r = &mut ByteReader::new(&bytes);
+        prop_assert!(decode_values(r, v.len(), &mut back).is_some());
+        prop_assert!(r.at_end());
+        let a: Vec<u64> = back.iter().map(|v| v.to_bits()).collect();
+        let b: Vec<u64> = v.iter().map(|v| v.to_bits()).collect();
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn means_of_decimals_round_trip(v in decimal_values(), w in 1usize..8) {
+        // Float means: within a few ulps of a decimal, mostly, not exactly one.
+        let means: Vec<f64> = v.chunks(w).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
+        let mut bytes = Vec::new();
+        encode_values(&mut bytes, &means);
+        let mut back = Vec::new();
+        let r = &mut ByteReader::new(&bytes);
+        prop_assert!(decode_values(r, means.len(), &mut back).is_some());
+        prop_assert!(r.at_end());
+        let a: Vec<u64> = back.iter().map(|v| v.to_bits()).collect();
+        let b: Vec<u64> = means.iter().map(|v| v.to_bits()).collect();
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn value_decoder_never_panics_on_random_bytes(
+        tag in 0u8..4,
+        k in 0u8..14,
+        n in prop_oneof![1usize..50, 0usize..100_000, Just(usize::MAX)],
+        bytes in prop::collection::vec(any::<u8>(), 0..400),
+    ) {
+        let data: Vec<u8> = [tag, k].into_iter().chain(bytes).collect();
+        let mut out = Vec::new();
+        if decode_values(&mut ByteReader::new(&data), n, &mut out).is_some() {
+            prop_assert_eq!(out.len(), n);
+        }
+    }
+
+    #[test]
+    fn value_decoder_never_panics_on_mutated_rice(
+        v in decimal_values(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut bytes = Vec::new();
+        encode_values(&mut bytes, &v);
+        for (i, b) in &flips {
+            let i = i.index(bytes.len());
+            bytes[i] ^= b;
+        }
+        let mut out = Vec::new();
+        if decode_values(&mut ByteReader::new(&bytes), v.len(), &mut out).is_some() {
+            prop_assert_eq!(out.len(), v.len());
+        }
     }
 
     #[test]
