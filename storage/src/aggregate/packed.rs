@@ -29,7 +29,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gnocchi_core::AggregationMethod;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -68,6 +68,13 @@ const WAL_LIMIT_BYTES: i64 = 4 << 20;
 /// An idle handle rewrites a shard whole once it has written at least 1/this of the shard's
 /// size since it last did: rows that grow in place leave leaf pages part-filled.
 const VACUUM_AFTER_SHARE: u64 = 4;
+/// How long a handle must have written nothing before it rewrites shards: a scan that finds no
+/// work between two busy ones is not idleness, and a rewrite then would delay the next pass.
+const VACUUM_AFTER_IDLE: Duration = if cfg!(test) {
+    Duration::ZERO
+} else {
+    Duration::from_secs(10)
+};
 /// Larger shards are not rewritten when idle: the rewrite holds the shard's write lock and
 /// copies the whole file, so other writers would wait on a large one.
 const VACUUM_MAX_BYTES: u64 = 64 << 20;
@@ -128,8 +135,9 @@ pub(super) struct Packed {
     base: PathBuf,
     shards: Vec<Shard>,
     sync: GroupSync,
-    /// Serialises `sync`, so that the written flags it takes are covered when it returns.
-    syncing: Mutex<()>,
+    /// Serialises `sync`, so that the written flags it takes are covered when it returns; holds
+    /// when the last sync with writes to make durable began.
+    syncing: Mutex<Instant>,
 }
 
 #[derive(Debug)]
@@ -175,7 +183,7 @@ impl Packed {
             base: base.to_path_buf(),
             shards,
             sync,
-            syncing: Mutex::new(()),
+            syncing: Mutex::new(Instant::now()),
         })
     }
 
@@ -363,16 +371,18 @@ impl Packed {
         })
     }
 
-    /// Makes every commit of this handle durable; when there is none, folds the logs back and
-    /// rewrites the shards that this handle changed much since it last did.
+    /// Makes every commit of this handle durable; when there is none, folds the logs back and,
+    /// once idle for a while, rewrites the shards that this handle changed much since it last
+    /// did.
     pub(super) fn sync(&self) -> Result<()> {
-        let _serial = lock(&self.syncing);
+        let mut last_busy = lock(&self.syncing);
         let written: Vec<bool> = self
             .shards
             .iter()
             .map(|s| s.written.swap(false, Ordering::AcqRel))
             .collect();
         if written.iter().any(|&w| w) {
+            *last_busy = Instant::now();
             if let Err(e) = self.sync.sync() {
                 for (shard, w) in self.shards.iter().zip(written) {
                     shard.written.fetch_or(w, Ordering::AcqRel);
@@ -381,8 +391,9 @@ impl Packed {
             }
             return Ok(());
         }
+        let idle = last_busy.elapsed() >= VACUUM_AFTER_IDLE;
         for shard in &self.shards {
-            if !shard.vacuum_if_worthwhile() {
+            if !(idle && shard.vacuum_if_worthwhile()) {
                 shard.truncate_log();
             }
         }
