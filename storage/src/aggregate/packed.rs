@@ -20,6 +20,8 @@
 //! WAL mode keeps the database consistent); `sync` makes every commit durable with one
 //! filesystem sync. When a handle has written nothing since its last sync, `sync` folds the
 //! write-ahead logs back into the shards and truncates them, so an idle store holds no log.
+//! After 10 s without writes, it also rewrites (VACUUMs) each shard it changed by a quarter of
+//! the shard's size, as rows that grew in place leave pages part-filled.
 //!
 //! SQLite's WAL needs shared memory between processes: this layout is for local filesystems;
 //! `file_layout = files` (format 1) serves shared network ones.
