@@ -70,6 +70,12 @@ fn encode_near_decimal(values: &[f64]) -> Option<Vec<u8>> {
 /// `Some((k, m, u))` when every value is within [`MAX_ULPS`] of `m_i / 10^k` (the smallest such
 /// `k`), with `u_i` the zigzagged difference of their bits.
 fn as_near_decimal(values: &[f64]) -> Option<(u8, Vec<i64>, Vec<u64>)> {
+    as_scaled(values, MAX_ULPS)
+}
+
+/// `Some((k, m, u))` when every value is within `max_ulps` of `m_i / 10^k` (the smallest such
+/// `k`), with `u_i` the zigzagged difference of their bits.
+fn as_scaled(values: &[f64], max_ulps: u64) -> Option<(u8, Vec<i64>, Vec<u64>)> {
     let mut ints = Vec::with_capacity(values.len());
     let mut ulps = Vec::with_capacity(values.len());
     'k: for k in 0..=MAX_DECIMALS {
@@ -87,7 +93,7 @@ fn as_near_decimal(values: &[f64]) -> Option<(u8, Vec<i64>, Vec<u64>)> {
             // From the integer, as the decoder does: `m` may be −0.
             let m = m as i64;
             let off = (v.to_bits() as i64).wrapping_sub((m as f64 / scale).to_bits() as i64);
-            if off.unsigned_abs() > MAX_ULPS {
+            if off.unsigned_abs() > max_ulps {
                 continue 'k;
             }
             ints.push(m);
@@ -140,27 +146,7 @@ fn read_scale(r: &mut ByteReader<'_>) -> Option<f64> {
 
 /// `Some((k, m))` when every value is exactly `m_i / 10^k` with the smallest such `k`.
 fn as_decimal(values: &[f64]) -> Option<(u8, Vec<i64>)> {
-    let mut ints = Vec::with_capacity(values.len());
-    'k: for k in 0..=MAX_DECIMALS {
-        let scale = 10f64.powi(i32::from(k));
-        ints.clear();
-        for &v in values {
-            if !v.is_finite() {
-                return None;
-            }
-            let m = (v * scale).round();
-            if m.abs() > MAX_EXACT {
-                continue 'k;
-            }
-            let m = m as i64;
-            if (m as f64 / scale).to_bits() != v.to_bits() {
-                continue 'k;
-            }
-            ints.push(m);
-        }
-        return Some((k, ints));
-    }
-    None
+    as_scaled(values, 0).map(|(k, ints, _)| (k, ints))
 }
 
 /// Encodes integers as delta order, the first `order` values as varints, then the column.
