@@ -468,9 +468,12 @@ impl Shard {
     /// Rewrites the shard whole (VACUUM) and folds the log back when this handle has written
     /// enough of it since it last did, without waiting for other processes; whether it did.
     fn vacuum_if_worthwhile(&self) -> bool {
-        let size = fs::metadata(&self.path).map_or(0, |m| m.len());
         let written = self.written_bytes.load(Ordering::Relaxed);
-        if size > VACUUM_MAX_BYTES || written == 0 || written < size / VACUUM_AFTER_SHARE {
+        if written == 0 {
+            return false;
+        }
+        let size = fs::metadata(&self.path).map_or(0, |m| m.len());
+        if size > VACUUM_MAX_BYTES || written < size / VACUUM_AFTER_SHARE {
             return false;
         }
         let mut writer = lock(&self.writer);

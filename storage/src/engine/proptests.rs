@@ -157,6 +157,20 @@ fn to_series(points: &[(i64, f64)]) -> Series {
     s
 }
 
+/// Encodes `values`, decodes them from exactly the bytes written and compares bit for bit.
+fn values_round_trip(values: &[f64]) -> Result<(), TestCaseError> {
+    let mut bytes = Vec::new();
+    encode_values(&mut bytes, values);
+    let mut back = Vec::new();
+    let r = &mut ByteReader::new(&bytes);
+    prop_assert!(decode_values(r, values.len(), &mut back).is_some());
+    prop_assert!(r.at_end());
+    let a: Vec<u64> = back.iter().map(|v| v.to_bits()).collect();
+    let b: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+    prop_assert_eq!(a, b);
+    Ok(())
+}
+
 fn assert_same(got: &Series, want: &[(i64, f64)]) -> Result<(), TestCaseError> {
     let got: Vec<(i64, f64)> = got
         .ts
@@ -254,30 +268,14 @@ proptest! {
 
     #[test]
     fn decimal_values_round_trip(v in decimal_values()) {
-        let mut bytes = Vec::new();
-        encode_values(&mut bytes, &v);
-        let mut back = Vec::new();
-        let r = &mut ByteReader::new(&bytes);
-        prop_assert!(decode_values(r, v.len(), &mut back).is_some());
-        prop_assert!(r.at_end());
-        let a: Vec<u64> = back.iter().map(|v| v.to_bits()).collect();
-        let b: Vec<u64> = v.iter().map(|v| v.to_bits()).collect();
-        prop_assert_eq!(a, b);
+        values_round_trip(&v)?;
     }
 
     #[test]
     fn means_of_decimals_round_trip(v in decimal_values(), w in 1usize..8) {
         // Float means: within a few ulps of a decimal, mostly, not exactly one.
         let means: Vec<f64> = v.chunks(w).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
-        let mut bytes = Vec::new();
-        encode_values(&mut bytes, &means);
-        let mut back = Vec::new();
-        let r = &mut ByteReader::new(&bytes);
-        prop_assert!(decode_values(r, means.len(), &mut back).is_some());
-        prop_assert!(r.at_end());
-        let a: Vec<u64> = back.iter().map(|v| v.to_bits()).collect();
-        let b: Vec<u64> = means.iter().map(|v| v.to_bits()).collect();
-        prop_assert_eq!(a, b);
+        values_round_trip(&means)?;
     }
 
     #[test]
