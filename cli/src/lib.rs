@@ -8,6 +8,7 @@ mod config_args;
 mod legacy_types;
 mod run;
 mod runtime;
+mod sqlite_memory;
 mod stores;
 mod upgrade;
 

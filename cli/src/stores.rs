@@ -9,6 +9,8 @@ use gnocchi_core::config::{Config, StorageDriver};
 use gnocchi_indexer::Indexer;
 use gnocchi_storage::{AggregateStorage, FileIncoming, FileStorage, Incoming};
 
+use crate::sqlite_memory::limit_sqlite_memory;
+
 /// The three external components every process talks to.
 #[derive(Clone)]
 pub struct Stores {
@@ -23,6 +25,7 @@ pub struct Stores {
 impl Stores {
     /// Opens all three; the storage and incoming layouts must exist (`gnocchi-upgrade`).
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        limit_sqlite_memory().context("setting SQLite's memory limit")?;
         let indexer = open_indexer(config).await?;
         let incoming: Arc<dyn Incoming> = match config.incoming.driver {
             StorageDriver::File => Arc::new(
