@@ -56,6 +56,12 @@ impl Caller {
         }
     }
 
+    /// The outcome of rule `rule` when no target could change it; `None` when the target
+    /// decides it.
+    pub(crate) fn verdict_without_target(&self, rule: &str) -> Option<bool> {
+        self.policy.check_without_target(rule, &self.creds)
+    }
+
     /// Whether rule `rule` passes on `target`, without failing.
     pub(crate) fn allows(&self, rule: &str, target: &Value) -> bool {
         self.policy.check(rule, &self.creds, target)

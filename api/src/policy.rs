@@ -392,6 +392,16 @@ impl PolicyEnforcer {
         }
     }
 
+    /// The outcome of rule `name` for `creds` when no target could change it (`role:admin`
+    /// passing, say); `None` when it depends on the target. Requests that check one rule on
+    /// many targets (a batch of measures) then build no target at all.
+    pub fn check_without_target(&self, name: &str, creds: &Credentials) -> Option<bool> {
+        match self.rules.get(name) {
+            Some(check) => self.decide(check, creds, 0),
+            None => Some(false),
+        }
+    }
+
     fn eval(
         &self,
         check: &Check,
@@ -400,41 +410,96 @@ impl PolicyEnforcer {
         depth: usize,
     ) -> bool {
         // A rule referring to itself would recurse forever; treat deep chains as false.
-        if depth > 32 {
+        if depth > MAX_DEPTH {
             return false;
         }
         match check {
             Check::Always => true,
             Check::Never => false,
-            Check::Role(name) => substitute(name, target)
-                .is_some_and(|name| creds.roles.iter().any(|r| r.eq_ignore_ascii_case(&name))),
+            Check::Role(name) => {
+                substitute(name, target).is_some_and(|name| has_role(creds, &name))
+            }
             Check::Rule(name) => self
                 .rules
                 .get(name)
                 .is_some_and(|c| self.eval(c, creds, target, depth + 1)),
             Check::Generic { kind, pattern } => {
-                let Some(value) = substitute(pattern, target) else {
-                    return false;
-                };
-                if let Some(lit) = literal(kind) {
-                    return lit == value;
-                }
-                match creds.attrs.get(kind) {
-                    Some(Some(c)) => *c == value,
-                    Some(None) => value == "None",
-                    None => false,
-                }
+                substitute(pattern, target).is_some_and(|value| matches(kind, &value, creds))
             }
             Check::Not(inner) => !self.eval(inner, creds, target, depth + 1),
             Check::And(items) => items.iter().all(|c| self.eval(c, creds, target, depth + 1)),
             Check::Or(items) => items.iter().any(|c| self.eval(c, creds, target, depth + 1)),
         }
     }
+
+    /// [`Self::eval`] in three-valued logic: a check that reads the target is unknown (`None`),
+    /// and `and`/`or` are decided when a known operand decides them.
+    fn decide(&self, check: &Check, creds: &Credentials, depth: usize) -> Option<bool> {
+        if depth > MAX_DEPTH {
+            return Some(false);
+        }
+        let reads_target = |pattern: &str| pattern.contains("%(");
+        match check {
+            Check::Always => Some(true),
+            Check::Never => Some(false),
+            Check::Role(name) => (!reads_target(name)).then(|| has_role(creds, name)),
+            Check::Rule(name) => match self.rules.get(name) {
+                Some(c) => self.decide(c, creds, depth + 1),
+                None => Some(false),
+            },
+            Check::Generic { kind, pattern } => {
+                (!reads_target(pattern)).then(|| matches(kind, pattern, creds))
+            }
+            Check::Not(inner) => self.decide(inner, creds, depth + 1).map(|b| !b),
+            Check::And(items) => self.decide_all(items, creds, depth, false),
+            Check::Or(items) => self.decide_all(items, creds, depth, true),
+        }
+    }
+
+    /// `or` (`decisive` true) or `and` (`decisive` false) of `items`: the decisive value as
+    /// soon as one item is known to have it, unknown if any item is unknown, else the other.
+    fn decide_all(
+        &self,
+        items: &[Check],
+        creds: &Credentials,
+        depth: usize,
+        decisive: bool,
+    ) -> Option<bool> {
+        let mut unknown = false;
+        for item in items {
+            match self.decide(item, creds, depth + 1) {
+                Some(b) if b == decisive => return Some(decisive),
+                Some(_) => {}
+                None => unknown = true,
+            }
+        }
+        (!unknown).then_some(!decisive)
+    }
+}
+
+/// How deep `rule:` references are followed; deeper chains (a rule referring to itself) fail.
+const MAX_DEPTH: usize = 32;
+
+fn has_role(creds: &Credentials, name: &str) -> bool {
+    creds.roles.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// Whether the credential (or literal) `kind` equals `value`, a match already substituted.
+fn matches(kind: &str, value: &str, creds: &Credentials) -> bool {
+    if let Some(lit) = literal(kind) {
+        return lit == value;
+    }
+    match creds.attrs.get(kind) {
+        Some(Some(c)) => c == value,
+        Some(None) => value == "None",
+        None => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn user(name: &str) -> Credentials {
@@ -505,6 +570,91 @@ mod tests {
         assert!(p.check("delete archive policy", &user("admin"), &json!({})));
         assert!(PolicyEnforcer::with_overrides("- a list").is_err());
         assert!(PolicyEnforcer::with_overrides("{\"x\": \"(role:a\"}").is_err());
+    }
+
+    #[test]
+    fn rules_decided_without_a_target() {
+        let p = PolicyEnforcer::with_overrides(r#"{"r": "not project_id:%(project_id)s"}"#)
+            .expect("loads");
+        assert_eq!(
+            p.check_without_target("post measures", &user("admin")),
+            Some(true)
+        );
+        assert_eq!(
+            p.check_without_target("post measures", &user("foobar")),
+            None
+        );
+        assert_eq!(
+            p.check_without_target("create archive policy", &user("foobar")),
+            Some(false)
+        );
+        assert_eq!(p.check_without_target("r", &user("admin")), None);
+        assert_eq!(
+            p.check_without_target("no such rule", &user("admin")),
+            Some(false)
+        );
+    }
+
+    /// Rules of a few atoms, some reading the target, under `and`, `or` and `not`.
+    fn arb_rule() -> impl Strategy<Value = String> {
+        let atom = prop::sample::select(vec![
+            "role:admin",
+            "role:%(role)s",
+            "user:%(creator)s",
+            "user:alice",
+            "'on':%(flag)s",
+            "@",
+            "!",
+        ])
+        .prop_map(str::to_owned);
+        atom.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} and {b})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} or {b})")),
+                inner.prop_map(|a| format!("not ({a})")),
+            ]
+        })
+    }
+
+    fn arb_target() -> impl Strategy<Value = Value> {
+        let field = |values: &'static [&'static str]| {
+            proptest::option::of(prop::sample::select(values.to_vec()))
+        };
+        (
+            field(&["alice", "bob"]),
+            field(&["admin", "member"]),
+            field(&["on", "off"]),
+        )
+            .prop_map(|(creator, role, flag)| {
+                let mut o = Map::new();
+                for (k, v) in [("creator", creator), ("role", role), ("flag", flag)] {
+                    if let Some(v) = v {
+                        o.insert(k.into(), json!(v));
+                    }
+                }
+                Value::Object(o)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn a_decision_without_target_holds_for_every_target(
+            rule in arb_rule(),
+            who in prop::sample::select(vec!["alice", "admin", "bob"]),
+            targets in proptest::collection::vec(arb_target(), 1..6),
+        ) {
+            let p = PolicyEnforcer::with_overrides(&json!({ "r": rule }).to_string()).expect("loads");
+            let creds = user(who);
+            let decided = p.check_without_target("r", &creds);
+            if !rule.contains("%(") {
+                prop_assert!(decided.is_some());
+            }
+            if let Some(decision) = decided {
+                for target in &targets {
+                    prop_assert_eq!(p.check("r", &creds, target), decision);
+                }
+            }
+        }
     }
 
     #[test]

@@ -32,22 +32,37 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The rule each metric of a batch must pass.
+const POST_MEASURES: &str = "post measures";
+
 /// Enforces `post measures` on every metric, then queues everything at once (§7.1, §7.2).
+/// When the caller's rule does not depend on the metric (an admin), no metric's details are
+/// read.
 async fn enqueue(
     state: &AppState,
     caller: &Caller,
     batches: Vec<(Metric, Vec<Measure>)>,
     mut details: DescribeCache,
 ) -> Result<HttpResponse, ApiError> {
+    let verdict = caller.verdict_without_target(POST_MEASURES);
     let mut queued = Vec::with_capacity(batches.len());
     for (metric, measures) in batches {
-        let id = metric.id;
-        let detail = details.detail(state, &metric).await?;
-        caller.enforce("post measures", &detail)?;
-        if !measures.is_empty() {
-            queued.push((id, measures));
+        match verdict {
+            Some(true) => {}
+            Some(false) => caller.enforce(POST_MEASURES, &Value::Null)?,
+            None => caller.enforce(POST_MEASURES, &details.detail(state, &metric).await?)?,
         }
+        queued.push((metric.id, measures));
     }
+    queue(state, queued).await
+}
+
+/// Queues the non-empty batches at once and wakes metricd.
+async fn queue(
+    state: &AppState,
+    mut queued: Vec<(Uuid, Vec<Measure>)>,
+) -> Result<HttpResponse, ApiError> {
+    queued.retain(|(_, measures)| !measures.is_empty());
     if !queued.is_empty() {
         state.incoming.add_measures(&queued).await?;
         if let Some(listener) = &state.measures_listener {
@@ -199,6 +214,7 @@ async fn resources_metrics_measures(
             .finish());
     }
     let ids: Vec<Uuid> = resources.iter().map(|(id, _, _)| *id).collect();
+    let verdict = caller.verdict_without_target(POST_MEASURES);
     let mut details = DescribeCache::default();
     let existing: HashMap<Uuid, BTreeMap<String, Uuid>> = state
         .indexer
@@ -206,7 +222,9 @@ async fn resources_metrics_measures(
         .await?
         .into_iter()
         .map(|r| {
-            details.know_resource(&r);
+            if verdict.is_none() {
+                details.know_resource(&r);
+            }
             (r.id, r.metrics)
         })
         .collect();
@@ -274,6 +292,13 @@ async fn resources_metrics_measures(
     }
     if !unknown_metric_names.is_empty() {
         return Err(unknown_metrics(unknown_metric_names));
+    }
+    if verdict == Some(true) {
+        // Allowed on any metric: the ids read with the resources are all the queue needs.
+        let created = created
+            .into_iter()
+            .map(|(metric, measures)| (metric.id, measures));
+        return queue(&state, created.chain(metric_ids).collect()).await;
     }
     let wanted: Vec<Uuid> = metric_ids.iter().map(|(id, _)| *id).collect();
     let mut found: HashMap<Uuid, Metric> = state
