@@ -23,6 +23,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use gnocchi_core::Measure;
 use snafu::ResultExt;
@@ -47,6 +48,11 @@ const HEADER_READ: usize = 16 << 10;
 /// oldest packs, which are read and processed first; newer ones wait, so memory stays bounded
 /// whatever the backlog.
 const HEADER_CACHE_ENTRIES: usize = 1 << 20;
+/// How long a listing of the packs serves again. A metricd scan asks for the live packs
+/// several times per sack, for 128 sacks in a row, and each listing read and sorted the whole
+/// directory: now one listing serves many sacks. A pack another process adds waits at most
+/// this much longer; this process's own adds and deletions list afresh.
+const LISTING_REUSE: Duration = Duration::from_millis(50);
 
 pub(super) struct Packs {
     dir: PathBuf,
@@ -77,6 +83,11 @@ struct State {
     acked: HashMap<u32, Consumed>,
     /// Sacks whose lock this process holds, with their index once a metric was read.
     held: HashMap<u32, Option<SackIndex>>,
+    /// The last window, with when its listing began, while [`LISTING_REUSE`] allows.
+    listed: Option<(Instant, Window)>,
+    /// Counts this process's adds and deletions of packs: a listing that one of them may have
+    /// missed is not kept.
+    changes: u64,
 }
 
 /// The pending batches of a held sack, listed when its first metric is read, so that its other
@@ -108,7 +119,10 @@ enum Records {
 }
 
 /// The live packs, by name (arrival order).
-type Live = Vec<(Arc<str>, Arc<Header>)>;
+type Live = Arc<Vec<(Arc<str>, Arc<Header>)>>;
+
+/// The live packs, and the names of the newer packs beyond the window.
+type Window = (Live, Arc<Vec<String>>);
 
 impl Packs {
     pub fn new(base: &Path, sacks: u32) -> Self {
@@ -172,7 +186,16 @@ impl Packs {
     /// Puts a pack in place under a fresh name; durable after the next sync round.
     pub fn place(&self, pack: &[u8]) -> Result<()> {
         let path = self.dir.join(batch_name());
-        place_file(&self.dir, &path, pack).with_context(io_at("write pack", &path))
+        place_file(&self.dir, &path, pack).with_context(io_at("write pack", &path))?;
+        self.forget_listing();
+        Ok(())
+    }
+
+    /// Makes the next window list the directory afresh.
+    fn forget_listing(&self) {
+        let mut state = self.lock();
+        state.listed = None;
+        state.changes += 1;
     }
 
     /// The packs in the window, from a listing of the directory: the oldest live packs, in
@@ -183,12 +206,23 @@ impl Packs {
         Ok(self.window()?.0)
     }
 
-    /// [`Self::live`], and the names of the newer packs, beyond the window.
-    fn window(&self) -> Result<(Live, Vec<String>)> {
+    /// [`Self::live`], and the names of the newer packs, beyond the window; from a listing
+    /// begun at most [`LISTING_REUSE`] ago.
+    fn window(&self) -> Result<Window> {
+        let changes = {
+            let state = self.lock();
+            if let Some((at, window)) = &state.listed {
+                if at.elapsed() < LISTING_REUSE {
+                    return Ok(window.clone());
+                }
+            }
+            state.changes
+        };
+        let began = Instant::now();
         let mut names = list_packs(&self.dir)?;
         names.sort_unstable();
         let budget = self.header_budget.load(Ordering::Relaxed);
-        let mut live: Live = Vec::new();
+        let mut live = Vec::new();
         let mut entries = 0;
         let mut names = names.into_iter();
         let mut beyond = Vec::new();
@@ -229,7 +263,11 @@ impl Packs {
                 .entry(Arc::clone(name))
                 .or_insert_with(|| Arc::clone(header));
         }
-        Ok((live, beyond))
+        let window = (Arc::new(live), Arc::new(beyond));
+        if state.changes == changes {
+            state.listed = Some((began, window.clone()));
+        }
+        Ok(window)
     }
 
     /// Reads a pack's header; `None` when the pack is gone or was torn (then quarantined).
@@ -329,8 +367,8 @@ impl Packs {
         let mut counts = (0..self.sacks)
             .map(|sack| self.count(&live, sack))
             .collect::<Result<Vec<_>>>()?;
-        for name in beyond {
-            if let Some(header) = self.read_header(&name)? {
+        for name in beyond.iter() {
+            if let Some(header) = self.read_header(name)? {
                 for e in header.entries() {
                     *counts[e.sack as usize].entry(e.metric).or_insert(0) += 1;
                 }
@@ -345,7 +383,7 @@ impl Packs {
         }
         self.with_consumed(sack, |consumed| {
             let mut out = HashMap::new();
-            for (name, header) in live {
+            for (name, header) in live.iter() {
                 for e in header.sack_entries(sack) {
                     if !consumed(name, e.metric) {
                         *out.entry(e.metric).or_insert(0) += 1;
@@ -392,7 +430,7 @@ impl Packs {
         let live = self.live()?;
         self.with_consumed(sack, |consumed| {
             let mut out = Vec::new();
-            for (name, header) in &live {
+            for (name, header) in live.iter() {
                 let entries = header.sack_entries(sack);
                 let Some(e) = entries.iter().find(|e| e.metric == metric) else {
                     continue;
@@ -420,7 +458,7 @@ impl Packs {
         let live = self.live()?;
         let (entries, runs) = self.with_consumed(sack, |consumed| {
             let (mut entries, mut runs) = (Vec::new(), Vec::new());
-            for (name, header) in &live {
+            for (name, header) in live.iter() {
                 let before = entries.len();
                 for e in header.sack_entries(sack) {
                     if !consumed(name, e.metric) {
@@ -556,6 +594,7 @@ impl Packs {
             }
         }
         if deleted > 0 {
+            self.forget_listing();
             self.live()?;
         }
         Ok(deleted)
