@@ -264,7 +264,10 @@ impl Packs {
                 .or_insert_with(|| Arc::clone(header));
         }
         let window = (Arc::new(live), Arc::new(beyond));
-        if state.changes == changes {
+        // Only ever a newer listing: a commit settles its consumed file against the live
+        // packs, so it must not see fewer of them than the read it commits.
+        let newer = state.listed.as_ref().is_none_or(|(at, _)| *at < began);
+        if state.changes == changes && newer {
             state.listed = Some((began, window.clone()));
         }
         Ok(window)
