@@ -41,7 +41,7 @@ use uuid::Uuid;
 
 use super::SplitKey;
 use crate::atomic::{create_dir_durable, io_at};
-use crate::engine::bits::{put_varint, ByteReader};
+use crate::engine::bits::{put_prefixed, put_varint, ByteReader};
 use crate::error::DatabaseSnafu;
 use crate::group_sync::GroupSync;
 use crate::Result;
@@ -575,14 +575,12 @@ fn encode_bundle(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(entries.iter().map(|(m, b)| m.len() + b.len() + 4).sum());
     put_varint(&mut out, entries.len() as u64);
     for (i, (method, bytes)) in entries.iter().enumerate() {
-        put_varint(&mut out, method.len() as u64);
-        out.extend_from_slice(method.as_bytes());
+        put_prefixed(&mut out, method.as_bytes());
         match entries[..i].iter().position(|(_, b)| b == bytes) {
             Some(same) => put_varint(&mut out, same as u64 + 1),
             None => {
                 put_varint(&mut out, 0);
-                put_varint(&mut out, bytes.len() as u64);
-                out.extend_from_slice(bytes);
+                put_prefixed(&mut out, bytes);
             }
         }
     }
@@ -594,13 +592,9 @@ fn decode_bundle(data: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     let n = usize::try_from(r.varint()?).ok()?;
     let mut entries: Vec<(String, Vec<u8>)> = Vec::with_capacity(n.min(64));
     for _ in 0..n {
-        let len = usize::try_from(r.varint()?).ok()?;
-        let method = std::str::from_utf8(r.bytes(len)?).ok()?.to_owned();
+        let method = std::str::from_utf8(r.prefixed()?).ok()?.to_owned();
         let bytes = match r.varint()? {
-            0 => {
-                let len = usize::try_from(r.varint()?).ok()?;
-                r.bytes(len)?.to_vec()
-            }
+            0 => r.prefixed()?.to_vec(),
             same => entries.get(usize::try_from(same - 1).ok()?)?.1.clone(),
         };
         entries.push((method, bytes));

@@ -176,6 +176,12 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+/// Appends `bytes` after their length as a varint (read back by [`ByteReader::prefixed`]).
+pub(crate) fn put_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
 /// A cursor over bytes for the byte-aligned parts of the formats.
 #[derive(Debug)]
 pub(crate) struct ByteReader<'a> {
@@ -220,6 +226,12 @@ impl<'a> ByteReader<'a> {
         Some(s)
     }
 
+    /// Bytes written by [`put_prefixed`]: a varint length, then that many bytes.
+    pub(crate) fn prefixed(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        self.bytes(len)
+    }
+
     /// Everything not read yet.
     pub(crate) fn rest(&mut self) -> &'a [u8] {
         let s = &self.data[self.pos.min(self.data.len())..];
@@ -248,15 +260,12 @@ pub(crate) fn put_int_column(out: &mut Vec<u8>, ints: &[u64]) {
             w.write(x, width);
         }
     }
-    let bytes = w.finish();
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(&bytes);
+    put_prefixed(out, &w.finish());
 }
 
 /// Reads a column of exactly `n` integers written by [`put_int_column`].
 pub(crate) fn get_int_column(r: &mut ByteReader<'_>, n: usize, out: &mut Vec<u64>) -> Option<()> {
-    let len = usize::try_from(r.varint()?).ok()?;
-    let bytes = r.bytes(len)?;
+    let bytes = r.prefixed()?;
     // Each value takes at least 7/128 bits: a length claim beyond that is corrupt, and this
     // bounds the allocation below by the input size.
     if n > bytes.len().saturating_mul(8 * BLOCK / 7 + 1) + BLOCK {
@@ -321,15 +330,12 @@ pub(crate) fn put_rice_column(out: &mut Vec<u8>, ints: &[u64], plan: &RicePlan) 
             }
         }
     }
-    let bytes = w.finish();
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(&bytes);
+    put_prefixed(out, &w.finish());
 }
 
 /// Reads a column of exactly `n` integers written by [`put_rice_column`].
 pub(crate) fn get_rice_column(r: &mut ByteReader<'_>, n: usize, out: &mut Vec<u64>) -> Option<()> {
-    let len = usize::try_from(r.varint()?).ok()?;
-    let bytes = r.bytes(len)?;
+    let bytes = r.prefixed()?;
     // A block takes at least 1 bit (zeros like the previous block): bounds the allocation.
     if n > bytes.len().saturating_mul(8 * RICE_BLOCK) + RICE_BLOCK {
         return None;

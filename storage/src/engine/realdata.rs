@@ -26,11 +26,9 @@ fn stored_entries(data: &[u8]) -> Option<Vec<(String, &[u8])>> {
     let n = r.varint()?;
     let mut out = Vec::new();
     for _ in 0..n {
-        let len = usize::try_from(r.varint()?).ok()?;
-        let method = std::str::from_utf8(r.bytes(len)?).ok()?.to_owned();
+        let method = std::str::from_utf8(r.prefixed()?).ok()?.to_owned();
         if r.varint()? == 0 {
-            let len = usize::try_from(r.varint()?).ok()?;
-            out.push((method, r.bytes(len)?));
+            out.push((method, r.prefixed()?));
         }
     }
     Some(out)
