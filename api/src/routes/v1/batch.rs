@@ -36,15 +36,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 const POST_MEASURES: &str = "post measures";
 
 /// Enforces `post measures` on every metric, then queues everything at once (§7.1, §7.2).
-/// When the caller's rule does not depend on the metric (an admin), no metric's details are
-/// read.
+/// `verdict` is the rule's outcome when no metric can change it (an admin): then no metric's
+/// details are read.
 async fn enqueue(
     state: &AppState,
     caller: &Caller,
     batches: Vec<(Metric, Vec<Measure>)>,
+    verdict: Option<bool>,
     mut details: DescribeCache,
 ) -> Result<HttpResponse, ApiError> {
-    let verdict = caller.verdict_without_target(POST_MEASURES);
     let mut queued = Vec::with_capacity(batches.len());
     for (metric, measures) in batches {
         match verdict {
@@ -137,7 +137,8 @@ async fn metrics_measures(
         .into_iter()
         .filter_map(|(id, measures)| by_id.remove(&id).map(|m| (m, measures)))
         .collect();
-    enqueue(&state, &caller, batches, DescribeCache::default()).await
+    let verdict = caller.verdict_without_target(POST_MEASURES);
+    enqueue(&state, &caller, batches, verdict, DescribeCache::default()).await
 }
 
 /// One metric entry of the resources batch: its measures and, for creation, its definition.
@@ -316,5 +317,5 @@ async fn resources_metrics_measures(
         }
     }
     found.clear();
-    enqueue(&state, &caller, batches, details).await
+    enqueue(&state, &caller, batches, verdict, details).await
 }
