@@ -88,17 +88,18 @@ pub(crate) async fn run(metricd: Metricd, shutdown: CancellationToken) {
 /// retried on the next pass, the others proceed (engine.md §5.8, "poison sack"). Returns how
 /// many metrics had their batches committed.
 pub async fn process_sacks(metricd: &Metricd, sacks: &[u32]) -> usize {
-    let mut passes = Vec::with_capacity(sacks.len());
-    // Read once for the group: a policy changed meanwhile applies from the next group on.
-    let mut policies = HashMap::new();
+    // Every sack of the group is locked before any is read: the file incoming store then
+    // reads what all of them have in a pack with one read.
+    let mut held = Vec::with_capacity(sacks.len());
     for &sack in sacks {
-        if let Some(pass) = pass_sack(metricd, sack, &mut policies).await {
-            passes.push(pass);
-        }
+        held.extend(hold_sack(metricd, sack).await);
     }
-    if passes.is_empty() {
+    if held.is_empty() {
         return 0;
     }
+    let Some(passes) = pass_group(metricd, held).await else {
+        return 0;
+    };
     // The acks become durable only after the aggregates they stand for; when the sync fails
     // they are dropped, and the batches processed again.
     if let Err(e) = metricd.storage.sync().await {
@@ -135,14 +136,17 @@ struct SackPass {
     _lock: SackLock,
 }
 
-/// Processes the pending metrics of `sack` under its lock; `None` when it has none or another
-/// process holds it. `policies` caches the archive policies read for the sack's group.
-#[instrument(skip_all, fields(sack))]
-async fn pass_sack(
-    metricd: &Metricd,
+/// A sack with pending metrics, locked by this process.
+struct HeldSack {
     sack: u32,
-    policies: &mut HashMap<String, Arc<ArchivePolicy>>,
-) -> Option<SackPass> {
+    ids: Vec<Uuid>,
+    lock: SackLock,
+}
+
+/// Locks `sack` when it has pending metrics; `None` when it has none or another process holds
+/// it.
+#[instrument(skip_all, fields(sack))]
+async fn hold_sack(metricd: &Metricd, sack: u32) -> Option<HeldSack> {
     let ids = match metricd.incoming.metrics_with_measures(sack).await {
         Ok(ids) if ids.is_empty() => return None,
         Ok(ids) => ids,
@@ -151,75 +155,90 @@ async fn pass_sack(
             return None;
         }
     };
-    let lock = match metricd.incoming.lock_sack(sack, false).await {
-        Ok(Some(lock)) => lock,
-        Ok(None) => return None,
+    match metricd.incoming.lock_sack(sack, false).await {
+        Ok(Some(lock)) => Some(HeldSack { sack, ids, lock }),
+        Ok(None) => None,
         Err(e) => {
             warn!(error = %e, "Cannot lock the sack.");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Processes the pending metrics of the held sacks, [`METRICS_IN_FLIGHT`] at a time across
+/// sack boundaries; `None` when their metrics cannot be read from the indexer (the locks then
+/// drop with nothing acknowledged).
+async fn pass_group(metricd: &Metricd, held: Vec<HeldSack>) -> Option<Vec<SackPass>> {
+    let ids: Vec<Uuid> = held.iter().flat_map(|h| h.ids.iter().copied()).collect();
     let metrics = match metricd.indexer.metrics_by_ids(&ids).await {
         Ok(m) => m,
         Err(e) => {
-            warn!(error = %e, "Cannot read the sack's metrics from the indexer.");
+            warn!(error = %e, "Cannot read the metrics of the sacks from the indexer.");
             return None;
         }
     };
     let known: HashMap<_, _> = metrics.iter().map(|m| (m.id, m)).collect();
-    let mut processed = Vec::with_capacity(metrics.len());
+    // Read once for the group: a policy changed meanwhile applies from the next group on.
+    let mut policies: HashMap<String, Arc<ArchivePolicy>> = HashMap::new();
+    let mut passes: Vec<SackPass> = Vec::with_capacity(held.len());
     let mut in_flight = JoinSet::new();
-    for id in ids {
-        let Some(metric) = known.get(&id) else {
-            // Deleted or unknown metric: its measures can never be aggregated.
-            if let Err(e) = metricd.incoming.delete_metric(id).await {
-                warn!(metric_id = %id, error = %e, "Cannot discard measures of a deleted metric.");
-            }
-            continue;
-        };
-        if !policies.contains_key(&metric.archive_policy_name) {
-            match metricd
-                .indexer
-                .archive_policy(&metric.archive_policy_name)
-                .await
-            {
-                Ok(p) => {
-                    policies.insert(p.name.clone(), Arc::new(p));
-                }
-                Err(e) => {
-                    warn!(metric_id = %id, error = %e, "Cannot read the archive policy.");
-                    continue;
-                }
-            }
-        }
-        if in_flight.len() >= METRICS_IN_FLIGHT {
-            collect(in_flight.join_next().await, &mut processed);
-        }
-        let policy = Arc::clone(&policies[&metric.archive_policy_name]);
-        let (incoming, storage) = (metricd.incoming.clone(), metricd.storage.clone());
-        in_flight.spawn(async move {
-            let result = process_pending(incoming.as_ref(), storage.as_ref(), &policy, id).await;
-            (id, result)
+    for (at, HeldSack { sack, ids, lock }) in held.into_iter().enumerate() {
+        passes.push(SackPass {
+            sack,
+            processed: Vec::new(),
+            _lock: lock,
         });
+        for id in ids {
+            let Some(metric) = known.get(&id) else {
+                // Deleted or unknown metric: its measures can never be aggregated.
+                if let Err(e) = metricd.incoming.delete_metric(id).await {
+                    warn!(
+                        metric_id = %id,
+                        error = %e,
+                        "Cannot discard measures of a deleted metric."
+                    );
+                }
+                continue;
+            };
+            if !policies.contains_key(&metric.archive_policy_name) {
+                match metricd
+                    .indexer
+                    .archive_policy(&metric.archive_policy_name)
+                    .await
+                {
+                    Ok(p) => {
+                        policies.insert(p.name.clone(), Arc::new(p));
+                    }
+                    Err(e) => {
+                        warn!(metric_id = %id, error = %e, "Cannot read the archive policy.");
+                        continue;
+                    }
+                }
+            }
+            if in_flight.len() >= METRICS_IN_FLIGHT {
+                collect(in_flight.join_next().await, &mut passes);
+            }
+            let policy = Arc::clone(&policies[&metric.archive_policy_name]);
+            let (incoming, storage) = (metricd.incoming.clone(), metricd.storage.clone());
+            in_flight.spawn(async move {
+                let result =
+                    process_pending(incoming.as_ref(), storage.as_ref(), &policy, id).await;
+                (at, id, result)
+            });
+        }
     }
     while let Some(done) = in_flight.join_next().await {
-        collect(Some(done), &mut processed);
+        collect(Some(done), &mut passes);
     }
-    Some(SackPass {
-        sack,
-        processed,
-        _lock: lock,
-    })
+    Some(passes)
 }
 
-type MetricResult = (Uuid, gnocchi_storage::Result<Option<ProcessOutcome>>);
+/// A metric's result, with the index of its sack's pass.
+type MetricResult = (usize, Uuid, gnocchi_storage::Result<Option<ProcessOutcome>>);
 
-/// Logs one metric's pass and records its newest measure for the indexer.
-fn collect(
-    done: Option<Result<MetricResult, tokio::task::JoinError>>,
-    processed: &mut Vec<ProcessedMetric>,
-) {
-    let (id, result) = match done {
+/// Logs one metric's pass and records its newest measure in its sack's pass, for the indexer.
+fn collect(done: Option<Result<MetricResult, tokio::task::JoinError>>, passes: &mut [SackPass]) {
+    let (at, id, result) = match done {
         None => return,
         Some(Ok(done)) => done,
         Some(Err(e)) => {
@@ -231,7 +250,7 @@ fn collect(
         Ok(Some(outcome)) => {
             debug!(metric_id = %id, "Processed measures.");
             if let Some(newest) = outcome.newest_measure_ns {
-                processed.push(ProcessedMetric {
+                passes[at].processed.push(ProcessedMetric {
                     id,
                     newest_measure_ns: newest,
                 });

@@ -69,7 +69,7 @@ pub fn decode_batch(bytes: &[u8], out: &mut Vec<Measure>) -> Option<()> {
 
 /// Pending batches of one metric, read for processing. `token` names exactly the batches read,
 /// so that `ack` deletes those and not batches appended meanwhile.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct PendingBatches {
     /// All measures of the batches read, batch after batch in arrival order where the driver
     /// knows it (the engine must not rely on any order).

@@ -938,6 +938,62 @@ mod tests {
         }
     }
 
+    /// Sacks held at the same time are indexed together at the first read of any of them,
+    /// each pack's adjacent runs read in one piece: every metric reads what it would read
+    /// unheld, whether its records were loaded, past the budget, or in a sack not held; a
+    /// batch added after that first read waits for the next hold.
+    #[tokio::test]
+    async fn sacks_held_together_read_what_they_read_apart() {
+        for budget in [None, Some(40), Some(100)] {
+            let (_dir, incoming) = open_store(4);
+            if let Some(bytes) = budget {
+                incoming.inner.packs.set_index_budget(bytes);
+            }
+            // Sacks 0, 1, 2, 3, 0 (the uuid modulo the sack count).
+            let metrics: Vec<Uuid> = (4..9).map(Uuid::from_u128).collect();
+            for i in 0..3 {
+                let batches: Vec<_> = metrics
+                    .iter()
+                    .enumerate()
+                    .map(|(n, m)| {
+                        (
+                            *m,
+                            vec![Measure::new(i, n as f64), Measure::new(i + 9, 0.5)],
+                        )
+                    })
+                    .collect();
+                incoming.add_measures(&batches).await.unwrap();
+            }
+            let mut want = Vec::new();
+            for m in &metrics {
+                want.push(incoming.read_measures(*m).await.unwrap());
+            }
+            let mut locks = Vec::new();
+            for sack in [0, 1, 3] {
+                locks.push(incoming.lock_sack(sack, false).await.unwrap().unwrap());
+            }
+            let first = incoming.read_measures(metrics[0]).await.unwrap();
+            let late = vec![Measure::new(99, 9.0)];
+            let late_batches: Vec<_> = metrics.iter().map(|m| (*m, late.clone())).collect();
+            incoming.add_measures(&late_batches).await.unwrap();
+            assert_eq!(first, want[0], "budget {budget:?}");
+            for (n, m) in metrics.iter().enumerate().skip(1) {
+                let got = incoming.read_measures(*m).await.unwrap();
+                if n == 2 {
+                    // Sack 2 is not held: read afresh, with the late batch.
+                    assert_eq!(got.measures[..6], want[n].measures[..], "budget {budget:?}");
+                    assert_eq!(got.measures[6..], late[..]);
+                } else {
+                    assert_eq!(got, want[n], "metric {n}, budget {budget:?}");
+                }
+            }
+            drop(locks);
+            let _lock = incoming.lock_sack(3, false).await.unwrap().unwrap();
+            let again = incoming.read_measures(metrics[3]).await.unwrap();
+            assert_eq!(again.measures.len(), 7, "the late batch at the next hold");
+        }
+    }
+
     /// Readers see a window of the oldest packs, within the header budget: newer packs are
     /// neither counted nor read (nor their headers kept) until the older ones are consumed and
     /// deleted, and then come in order.

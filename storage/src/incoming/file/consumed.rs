@@ -18,18 +18,37 @@ pub(super) struct Consumed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Mark {
+pub(super) enum Mark {
     /// Every entry of the sack in the pack.
     All,
     Metrics(BTreeSet<Uuid>),
 }
 
+impl Mark {
+    /// Whether `metric`'s entry is consumed.
+    pub fn contains(&self, metric: &Uuid) -> bool {
+        match self {
+            Mark::All => true,
+            Mark::Metrics(m) => m.contains(metric),
+        }
+    }
+}
+
 impl Consumed {
-    pub fn parse(text: &str) -> Self {
+    /// Reads a consumed file, skipping the packs that sort before `floor`, the oldest live pack:
+    /// those are deleted, and what was consumed of them no longer matters. A file keeps them
+    /// until its sack's next commit; they are cheap to skip, not to parse.
+    pub fn parse_from(text: &str, floor: &str) -> Self {
         let mut packs = BTreeMap::new();
         for line in text.lines() {
+            if line.get(..floor.len()).is_some_and(|name| name < floor) {
+                continue;
+            }
             let mut words = line.split_ascii_whitespace();
-            let Some(pack) = words.next().filter(|p| super::packs::is_pack_name(p)) else {
+            let Some(pack) = words
+                .next()
+                .filter(|p| super::packs::is_pack_name(p) && *p >= floor)
+            else {
                 continue;
             };
             let rest: Vec<&str> = words.collect();
@@ -66,12 +85,15 @@ impl Consumed {
     }
 
     /// Whether `metric`'s entry in `pack` is consumed.
+    #[cfg(test)]
     pub fn contains(&self, pack: &str, metric: Uuid) -> bool {
-        match self.packs.get(pack) {
-            Some(Mark::All) => true,
-            Some(Mark::Metrics(m)) => m.contains(&metric),
-            None => false,
-        }
+        self.of_pack(pack).is_some_and(|m| m.contains(&metric))
+    }
+
+    /// What is consumed of `pack`'s entries (`None`: nothing), to look the pack up once for
+    /// many entries.
+    pub fn of_pack(&self, pack: &str) -> Option<&Mark> {
+        self.packs.get(pack)
     }
 
     /// Whether every entry of the sack in `pack` is consumed (after [`Self::settle`]).
@@ -144,11 +166,27 @@ mod tests {
         c.mark(P1, b);
         c.packs.insert(P2.into(), Mark::All);
         let text = c.render();
-        assert_eq!(Consumed::parse(&text), c);
+        assert_eq!(Consumed::parse_from(&text, ""), c);
         let noisy = format!("{text}garbage\n{P2}x\n../etc *\n{P1}\n");
-        assert_eq!(Consumed::parse(&noisy), c);
+        assert_eq!(Consumed::parse_from(&noisy, ""), c);
         assert!(c.contains(P1, a) && c.contains(P2, Uuid::from_u128(9)));
         assert!(!c.contains(P1, Uuid::from_u128(9)) && !c.has_all(P1));
+    }
+
+    #[test]
+    fn parse_from_skips_the_packs_before_the_oldest_live_one() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut c = Consumed::default();
+        c.mark(P1, a);
+        c.mark(P2, b);
+        let text = c.render();
+        let newer = Consumed::parse_from(&text, P2);
+        assert!(!newer.contains(P1, a) && newer.contains(P2, b));
+        assert_eq!(Consumed::parse_from(&text, P1), c);
+        assert_eq!(Consumed::parse_from(&text, ""), c);
+        // A floor between two names, and one after every pack.
+        assert_eq!(Consumed::parse_from(&text, "00000000000000000001_b"), newer);
+        assert_eq!(Consumed::parse_from(&text, "1"), Consumed::default());
     }
 
     #[test]

@@ -30,7 +30,7 @@ use snafu::ResultExt;
 use tracing::warn;
 use uuid::Uuid;
 
-use super::consumed::Consumed;
+use super::consumed::{Consumed, Mark};
 use super::pack::{self, Header, ParseError};
 use super::{batch_name, dir_names, remove_file_if_exists};
 use crate::atomic::{create_dir_durable, io_at, place_file};
@@ -117,6 +117,35 @@ enum Records {
     /// Still in the file (past the memory budget of the index).
     InFile { offset: u64, len: usize },
 }
+
+/// What a sack has consumed as this process sees it: its committed file and this process's
+/// acks not yet committed.
+struct SackConsumed<'a> {
+    file: &'a Consumed,
+    acked: Option<&'a Consumed>,
+}
+
+impl<'a> SackConsumed<'a> {
+    /// What is consumed of `pack`'s entries.
+    fn of_pack(&self, pack: &str) -> PackConsumed<'a> {
+        PackConsumed([
+            self.file.of_pack(pack),
+            self.acked.and_then(|a| a.of_pack(pack)),
+        ])
+    }
+}
+
+/// What is consumed of one pack's entries: by the committed file, by the acks.
+struct PackConsumed<'a>([Option<&'a Mark>; 2]);
+
+impl PackConsumed<'_> {
+    fn contains(&self, metric: &Uuid) -> bool {
+        self.0.iter().flatten().any(|mark| mark.contains(metric))
+    }
+}
+
+/// Records read in one piece from a pack: (offset in the file, bytes).
+type Chunk = (u64, Arc<Vec<u8>>);
 
 /// The live packs, by name (arrival order).
 type Live = Arc<Vec<(Arc<str>, Arc<Header>)>>;
@@ -329,30 +358,36 @@ impl Packs {
         self.consumed_dir.join(sack_name(self.sacks, sack))
     }
 
-    /// The committed consumed file of `sack` (none yet: nothing consumed).
-    fn consumed_file(&self, sack: u32) -> Result<Consumed> {
+    /// The committed consumed file of `sack` (none yet: nothing consumed), as far as it
+    /// concerns the packs of `live` and newer ones.
+    fn consumed_file(&self, sack: u32, live: &Live) -> Result<Consumed> {
+        let Some((floor, _)) = live.first() else {
+            return Ok(Consumed::default());
+        };
         let path = self.consumed_path(sack);
         match fs::read(&path) {
-            Ok(bytes) => Ok(Consumed::parse(&String::from_utf8_lossy(&bytes))),
+            Ok(bytes) => Ok(Consumed::parse_from(
+                &String::from_utf8_lossy(&bytes),
+                floor,
+            )),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Consumed::default()),
             Err(e) => Err(e).with_context(io_at("read consumed file", &path)),
         }
     }
 
-    /// Runs `f` with what `sack` has consumed as this process sees it: the committed file and
-    /// its own acks (`f` runs under the state lock, so it must not call back into `self`).
+    /// Runs `f` with what `sack` has consumed of the packs of `live` as this process sees it:
+    /// the committed file and its own acks (`f` runs under the state lock, so it must not call
+    /// back into `self`).
     fn with_consumed<R>(
         &self,
         sack: u32,
-        f: impl FnOnce(&dyn Fn(&str, Uuid) -> bool) -> R,
+        live: &Live,
+        f: impl FnOnce(&SackConsumed<'_>) -> R,
     ) -> Result<R> {
-        let file = self.consumed_file(sack)?;
+        let file = self.consumed_file(sack, live)?;
         let state = self.lock();
         let acked = state.acked.get(&sack);
-        let consumed = |pack: &str, metric: Uuid| {
-            file.contains(pack, metric) || acked.is_some_and(|a| a.contains(pack, metric))
-        };
-        Ok(f(&consumed))
+        Ok(f(&SackConsumed { file: &file, acked }))
     }
 
     /// Pending batches per metric of `sack`.
@@ -367,9 +402,27 @@ impl Packs {
     /// further on: an overcount until the next `tidy`, never a backlog reported empty.)
     pub fn backlog(&self) -> Result<Vec<HashMap<Uuid, u64>>> {
         let (live, beyond) = self.window()?;
-        let mut counts = (0..self.sacks)
-            .map(|sack| self.count(&live, sack))
+        let files = (0..self.sacks)
+            .map(|sack| self.consumed_file(sack, &live))
             .collect::<Result<Vec<_>>>()?;
+        let acked = self.lock().acked.clone();
+        let mut counts = vec![HashMap::new(); self.sacks as usize];
+        // One walk over the headers; their entries come in runs of one sack.
+        for (name, header) in live.iter() {
+            for run in header.entries().chunk_by(|a, b| a.sack == b.sack) {
+                let sack = run[0].sack;
+                let file = &files[sack as usize];
+                let consumed = SackConsumed {
+                    file,
+                    acked: acked.get(&sack),
+                }
+                .of_pack(name);
+                let counts = &mut counts[sack as usize];
+                for e in run.iter().filter(|e| !consumed.contains(&e.metric)) {
+                    *counts.entry(e.metric).or_insert(0) += 1;
+                }
+            }
+        }
         for name in beyond.iter() {
             if let Some(header) = self.read_header(name)? {
                 for e in header.entries() {
@@ -384,11 +437,12 @@ impl Packs {
         if live.is_empty() {
             return Ok(HashMap::new());
         }
-        self.with_consumed(sack, |consumed| {
+        self.with_consumed(sack, live, |consumed| {
             let mut out = HashMap::new();
             for (name, header) in live.iter() {
+                let consumed = consumed.of_pack(name);
                 for e in header.sack_entries(sack) {
-                    if !consumed(name, e.metric) {
+                    if !consumed.contains(&e.metric) {
                         *out.entry(e.metric).or_insert(0) += 1;
                     }
                 }
@@ -431,14 +485,14 @@ impl Packs {
     fn locate(&self, metric: Uuid) -> Result<Vec<Located>> {
         let sack = sack_of(metric, self.sacks);
         let live = self.live()?;
-        self.with_consumed(sack, |consumed| {
+        self.with_consumed(sack, &live, |consumed| {
             let mut out = Vec::new();
             for (name, header) in live.iter() {
                 let entries = header.sack_entries(sack);
                 let Some(e) = entries.iter().find(|e| e.metric == metric) else {
                     continue;
                 };
-                if !consumed(name, metric) {
+                if !consumed.of_pack(name).contains(&metric) {
                     let (offset, len) = header.entry_span(e);
                     let records = Records::InFile { offset, len };
                     out.push(Located {
@@ -451,67 +505,88 @@ impl Packs {
         })
     }
 
-    /// Builds the index of held `sack` unless it has one: every unconsumed entry, with the
-    /// sack's run of each pack read in one piece while within the memory budget.
+    /// Builds the index of held `sack` unless it has one, and with it those of the other held
+    /// sacks that have none yet: every unconsumed entry, with the records of those sacks in
+    /// each pack read in one piece per stretch of adjacent runs while within the memory budget.
     fn index_sack(&self, sack: u32) -> Result<()> {
         let _loading = self.loading.lock().unwrap_or_else(|p| p.into_inner());
-        if !matches!(self.lock().held.get(&sack), Some(None)) {
-            return Ok(());
-        }
+        let mut sacks: Vec<u32> = {
+            let state = self.lock();
+            if !matches!(state.held.get(&sack), Some(None)) {
+                return Ok(());
+            }
+            let unindexed = state.held.iter().filter(|(_, index)| index.is_none());
+            unindexed.map(|(sack, _)| *sack).collect()
+        };
+        sacks.sort_unstable();
         let live = self.live()?;
-        let (entries, runs) = self.with_consumed(sack, |consumed| {
-            let (mut entries, mut runs) = (Vec::new(), Vec::new());
-            for (name, header) in live.iter() {
-                let before = entries.len();
-                for e in header.sack_entries(sack) {
-                    if !consumed(name, e.metric) {
-                        entries.push((e.metric, Arc::clone(name), header.entry_span(e)));
+        let mut entries = Vec::new();
+        // Per pack, the runs of its sacks with unconsumed entries, in sack order.
+        let mut runs: Vec<Vec<(u64, usize)>> = vec![Vec::new(); live.len()];
+        for &sack in &sacks {
+            self.with_consumed(sack, &live, |consumed| {
+                for ((name, header), runs) in live.iter().zip(runs.iter_mut()) {
+                    let consumed = consumed.of_pack(name);
+                    let before = entries.len();
+                    for e in header.sack_entries(sack) {
+                        if !consumed.contains(&e.metric) {
+                            entries.push((e.metric, Arc::clone(name), header.entry_span(e)));
+                        }
+                    }
+                    if entries.len() > before {
+                        runs.extend(header.sack_span(sack));
                     }
                 }
-                if entries.len() > before {
-                    runs.extend(header.sack_span(sack).map(|span| (Arc::clone(name), span)));
-                }
-            }
-            (entries, runs)
-        })?;
-        let mut loaded: HashMap<Arc<str>, (u64, Arc<Vec<u8>>)> = HashMap::new();
+            })?;
+        }
+        let mut loaded: HashMap<Arc<str>, Vec<Chunk>> = HashMap::new();
         let mut gone = HashSet::new();
         let mut budget = self.index_budget.load(Ordering::Relaxed);
-        for (name, (offset, len)) in runs {
-            if len > budget {
-                break;
-            }
-            match read_at(&self.dir.join(&*name), offset, len)? {
-                Some(run) => {
-                    budget -= len;
-                    loaded.insert(name, (offset, Arc::new(run)));
+        'packs: for ((name, _), runs) in live.iter().zip(runs) {
+            for (offset, len) in adjacent_stretches(runs) {
+                if len > budget {
+                    break 'packs;
                 }
-                None => {
-                    gone.insert(name);
+                match read_at(&self.dir.join(&**name), offset, len)? {
+                    Some(run) => {
+                        budget -= len;
+                        let chunks = loaded.entry(Arc::clone(name)).or_default();
+                        chunks.push((offset, Arc::new(run)));
+                    }
+                    None => {
+                        gone.insert(Arc::clone(name));
+                        continue 'packs;
+                    }
                 }
             }
         }
-        let mut index = SackIndex::default();
+        let mut indexes: HashMap<u32, SackIndex> = HashMap::new();
         for (metric, pack, (offset, len)) in entries {
             if gone.contains(&pack) {
                 continue;
             }
-            let records = match loaded.get(&pack) {
-                Some((run_offset, run)) => Records::Loaded {
+            let chunk = loaded.get(&pack).and_then(|chunks| {
+                chunks
+                    .iter()
+                    .find(|(at, run)| (*at..*at + run.len() as u64).contains(&offset))
+            });
+            let records = match chunk {
+                Some((at, run)) => Records::Loaded {
                     run: Arc::clone(run),
-                    at: (offset - run_offset) as usize,
+                    at: (offset - at) as usize,
                     len,
                 },
                 None => Records::InFile { offset, len },
             };
-            index
-                .metrics
-                .entry(metric)
-                .or_default()
-                .push(Located { pack, records });
+            let index = indexes.entry(sack_of(metric, self.sacks)).or_default();
+            let located = Located { pack, records };
+            index.metrics.entry(metric).or_default().push(located);
         }
-        if let Some(slot @ None) = self.lock().held.get_mut(&sack) {
-            *slot = Some(index);
+        let mut state = self.lock();
+        for sack in sacks {
+            if let Some(slot @ None) = state.held.get_mut(&sack) {
+                *slot = Some(indexes.remove(&sack).unwrap_or_default());
+            }
         }
         Ok(())
     }
@@ -553,7 +628,7 @@ impl Packs {
         let live = self.live()?;
         let path = self.consumed_path(sack);
         // Read afresh: the file is only trusted whole under the lock.
-        let mut consumed = self.consumed_file(sack)?;
+        let mut consumed = self.consumed_file(sack, &live)?;
         consumed.merge(&acked);
         let headers: HashMap<&str, &Header> = live.iter().map(|(n, h)| (&**n, &**h)).collect();
         consumed.settle(|pack| headers.get(pack).map(|h| h.sack_entries(sack)));
@@ -583,7 +658,7 @@ impl Packs {
                 }
                 let consumed = match &consumed {
                     Some(c) => c,
-                    None => consumed.insert(self.consumed_file(sack)?),
+                    None => consumed.insert(self.consumed_file(sack, &live)?),
                 };
                 pending[i] = !consumed.has_all(name);
             }
@@ -634,6 +709,18 @@ fn list_packs(dir: &Path) -> Result<Vec<String>> {
     let mut names = dir_names(dir, "list packs")?;
     names.retain(|name| is_pack_name(name));
     Ok(names)
+}
+
+/// The (offset, len) spans, in file order, merged where one ends where the next begins.
+fn adjacent_stretches(spans: Vec<(u64, usize)>) -> Vec<(u64, usize)> {
+    let mut out: Vec<(u64, usize)> = Vec::with_capacity(spans.len());
+    for (offset, len) in spans {
+        match out.last_mut() {
+            Some((at, n)) if *at + *n as u64 == offset => *n += len,
+            _ => out.push((offset, len)),
+        }
+    }
+    out
 }
 
 /// `len` bytes at `offset` of the pack at `path`; `None` when the pack is gone.
