@@ -21,7 +21,7 @@ macro_rules! service_allocator {
     };
 }
 
-/// jemalloc's options, NUL-terminated (the length is checked by the type). Two arenas instead
+/// jemalloc's options, NUL-terminated (the length is checked by the type). One arena instead
 /// of four per CPU, and freed pages returned within a second by a background thread rather than
 /// after ten seconds on later allocations: the services hold their bursts (a batch body, a
 /// query's splits) for milliseconds, and a peak kept for seconds is RSS for nothing. Thread
@@ -29,4 +29,4 @@ macro_rules! service_allocator {
 /// several large size classes cached, about 10 MiB per process for no measured speed
 /// (docs/decisions.md).
 pub const JEMALLOC_CONF: &[u8; 86] =
-    b"narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,tcache_max:4096\0";
+    b"narenas:1,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,tcache_max:4096\0";
