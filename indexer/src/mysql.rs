@@ -88,6 +88,10 @@ const ID_SQL_TYPE: &str = "VARCHAR(36) CHARACTER SET utf8mb4 COLLATE utf8mb4_nop
 /// Options appended to `CREATE TABLE` of the per-type tables.
 const TABLE_OPTIONS: &str = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
 
+/// Whether resource listings are kept as prepared statements: not here, as the text stays the
+/// same when an attribute is re-added with another type (as for PostgreSQL).
+const PREPARED_LISTINGS: bool = false;
+
 /// Type name of `CAST(… AS …)` to a 64-bit integer.
 const BIGINT_CAST: &str = "SIGNED";
 

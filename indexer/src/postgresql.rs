@@ -82,6 +82,11 @@ const ID_SQL_TYPE: &str = "TEXT";
 /// Options appended to `CREATE TABLE` of the per-type tables (none here).
 const TABLE_OPTIONS: &str = "";
 
+/// Whether resource listings are kept as prepared statements: not here, as after an attribute
+/// is dropped and re-added with another type the same text yields another row type, which
+/// PostgreSQL refuses to run from a cached plan.
+const PREPARED_LISTINGS: bool = false;
+
 /// Type name of `CAST(… AS …)` to a 64-bit integer.
 const BIGINT_CAST: &str = "BIGINT";
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::resource_type::{load_type, view_type, TypeInfo, GENERIC};
 use super::rows::{corrupt, from_micros, parse_uuid};
-use super::{arguments, placeholder, BIGINT_CAST, DIALECT, METRICS_JSON};
+use super::{arguments, placeholder, BIGINT_CAST, DIALECT, METRICS_JSON, PREPARED_LISTINGS};
 use crate::error::{Error, QuerySnafu, Result};
 use crate::filter::Filter;
 use crate::indexer::{Resource, ResourceQuery};
@@ -373,11 +373,8 @@ pub(super) async fn fetch(
         sql.push_str(" LIMIT ?");
         binds.push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     }
-    // Not cached as a prepared statement: after an attribute is dropped and re-added with
-    // another type the same text yields another row type, which PostgreSQL refuses to run
-    // from a cached plan.
     let rows = sqlx::query_with(&stmt(&sql), arguments(binds)?)
-        .persistent(false)
+        .persistent(PREPARED_LISTINGS)
         .fetch_all(&mut *conn)
         .await
         .context(QuerySnafu {
