@@ -993,6 +993,47 @@ mod tests {
         }
     }
 
+    /// The backlog walks the headers for several sacks at a time: every sack is counted, the
+    /// first and last of a walk too, without the batches committed or acked by this process.
+    #[tokio::test]
+    async fn backlog_counts_every_sack_across_walks() {
+        let (_dir, incoming) = open_store(40);
+        // Sacks 0, 15, 16, 17, 39 and 39 (the uuid modulo the sack count).
+        let metrics: Vec<Uuid> = [0u128, 15, 16, 17, 39, 79]
+            .into_iter()
+            .map(Uuid::from_u128)
+            .collect();
+        for i in 0..2 {
+            let batches: Vec<_> = metrics
+                .iter()
+                .map(|m| (*m, vec![Measure::new(i, 1.0)]))
+                .collect();
+            incoming.add_measures(&batches).await.unwrap();
+        }
+        assert_eq!(incoming.backlog().await.unwrap(), (6, 12));
+        let lock = incoming.lock_sack(17, false).await.unwrap().unwrap();
+        let pending = incoming.read_measures(metrics[3]).await.unwrap();
+        incoming.ack(metrics[3], &pending).await.unwrap();
+        incoming.commit_sack(17).await.unwrap();
+        drop(lock);
+        let _lock = incoming.lock_sack(39, false).await.unwrap().unwrap();
+        let pending = incoming.read_measures(metrics[5]).await.unwrap();
+        incoming.ack(metrics[5], &pending).await.unwrap();
+        assert_eq!(incoming.backlog().await.unwrap(), (4, 8));
+        let mut left: Vec<Uuid> = incoming
+            .measures_to_process()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(m, n)| {
+                assert_eq!(n, 2);
+                m
+            })
+            .collect();
+        left.sort();
+        assert_eq!(left, [metrics[0], metrics[1], metrics[2], metrics[4]]);
+    }
+
     /// Readers see a window of the oldest packs, within the header budget: newer packs are
     /// neither counted nor read (nor their headers kept) until the older ones are consumed and
     /// deleted, and then come in order.

@@ -48,6 +48,8 @@ const HEADER_READ: usize = 16 << 10;
 /// oldest packs, which are read and processed first; newer ones wait, so memory stays bounded
 /// whatever the backlog.
 const HEADER_CACHE_ENTRIES: usize = 1 << 20;
+/// Sacks whose backlog one walk over the headers counts (`/v1/status`).
+const SACKS_PER_WALK: u32 = 16;
 /// Header entries of the packs this process placed that it keeps until its next listing: the
 /// API's own packs, which `/v1/status` would otherwise read back (35 ms for 1,440 packs of 100
 /// entries).
@@ -422,24 +424,39 @@ impl Packs {
     /// further on: an overcount until the next `tidy`, never a backlog reported empty.)
     pub fn backlog(&self) -> Result<Vec<HashMap<Uuid, u64>>> {
         let (live, beyond) = self.window()?;
-        let files = (0..self.sacks)
-            .map(|sack| self.consumed_file(sack, &live))
-            .collect::<Result<Vec<_>>>()?;
-        let acked = self.lock().acked.clone();
         let mut counts = vec![HashMap::new(); self.sacks as usize];
-        // One walk over the headers; their entries come in runs of one sack.
-        for (name, header) in live.iter() {
-            for run in header.entries().chunk_by(|a, b| a.sack == b.sack) {
-                let sack = run[0].sack;
-                let file = &files[sack as usize];
-                let consumed = SackConsumed {
-                    file,
-                    acked: acked.get(&sack),
-                }
-                .of_pack(name);
-                let counts = &mut counts[sack as usize];
-                for e in run.iter().filter(|e| !consumed.contains(&e.metric)) {
-                    *counts.entry(e.metric).or_insert(0) += 1;
+        // A walk over the headers per [`SACKS_PER_WALK`] sacks, with their consumed files: a
+        // walk per sack touched every header 128 times (20 ms for 1,440 packs), and all the
+        // files at once held a record per pack and sack during a drain (20 MiB).
+        for first in (0..self.sacks).step_by(SACKS_PER_WALK as usize) {
+            let sacks = first..self.sacks.min(first + SACKS_PER_WALK);
+            let files = sacks
+                .clone()
+                .map(|sack| self.consumed_file(sack, &live))
+                .collect::<Result<Vec<_>>>()?;
+            let acked: Vec<Option<Consumed>> = {
+                let state = self.lock();
+                sacks
+                    .clone()
+                    .map(|s| state.acked.get(&s).cloned())
+                    .collect()
+            };
+            for (name, header) in live.iter() {
+                let entries = header.entries();
+                let start = entries.partition_point(|e| e.sack < sacks.start);
+                let end = entries.partition_point(|e| e.sack < sacks.end);
+                // The entries of a pack come in runs of one sack.
+                for run in entries[start..end].chunk_by(|a, b| a.sack == b.sack) {
+                    let at = (run[0].sack - first) as usize;
+                    let consumed = SackConsumed {
+                        file: &files[at],
+                        acked: acked[at].as_ref(),
+                    }
+                    .of_pack(name);
+                    let counts = &mut counts[run[0].sack as usize];
+                    for e in run.iter().filter(|e| !consumed.contains(&e.metric)) {
+                        *counts.entry(e.metric).or_insert(0) += 1;
+                    }
                 }
             }
         }
