@@ -19,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,6 +98,14 @@ struct State {
     /// Counts this process's adds and deletions of packs: a listing that one of them may have
     /// missed is not kept.
     changes: u64,
+}
+
+impl State {
+    /// Makes the next window list the directory afresh.
+    fn forget_listing(&mut self) {
+        self.listed = None;
+        self.changes += 1;
+    }
 }
 
 /// The pending batches of a held sack, listed when its first metric is read, so that its other
@@ -230,8 +239,7 @@ impl Packs {
         place_file(&self.dir, &path, pack).with_context(io_at("write pack", &path))?;
         let header = Header::parse(pack, pack.len() as u64, self.sacks).ok();
         let mut state = self.lock();
-        state.listed = None;
-        state.changes += 1;
+        state.forget_listing();
         if let Some(header) = header {
             if state.header_entries + header.len() <= PLACED_HEADER_ENTRIES {
                 state.header_entries += header.len();
@@ -239,13 +247,6 @@ impl Packs {
             }
         }
         Ok(())
-    }
-
-    /// Makes the next window list the directory afresh.
-    fn forget_listing(&self) {
-        let mut state = self.lock();
-        state.listed = None;
-        state.changes += 1;
     }
 
     /// The packs in the window, from a listing of the directory: the oldest live packs, in
@@ -415,7 +416,8 @@ impl Packs {
     /// Pending batches per metric of `sack`.
     pub fn sack_backlog(&self, sack: u32) -> Result<HashMap<Uuid, u64>> {
         let live = self.live()?;
-        self.count(&live, sack)
+        let mut counts = self.count(&live, sack..sack + 1)?;
+        Ok(counts.pop().unwrap_or_default())
     }
 
     /// Pending batches per metric of every sack: those of the window, and every batch of the
@@ -424,41 +426,12 @@ impl Packs {
     /// further on: an overcount until the next `tidy`, never a backlog reported empty.)
     pub fn backlog(&self) -> Result<Vec<HashMap<Uuid, u64>>> {
         let (live, beyond) = self.window()?;
-        let mut counts = vec![HashMap::new(); self.sacks as usize];
         // A walk over the headers per [`SACKS_PER_WALK`] sacks, with their consumed files: a
         // walk per sack touched every header 128 times (20 ms for 1,440 packs), and all the
         // files at once held a record per pack and sack during a drain (20 MiB).
+        let mut counts = Vec::with_capacity(self.sacks as usize);
         for first in (0..self.sacks).step_by(SACKS_PER_WALK as usize) {
-            let sacks = first..self.sacks.min(first + SACKS_PER_WALK);
-            let files = sacks
-                .clone()
-                .map(|sack| self.consumed_file(sack, &live))
-                .collect::<Result<Vec<_>>>()?;
-            let acked: Vec<Option<Consumed>> = {
-                let state = self.lock();
-                sacks
-                    .clone()
-                    .map(|s| state.acked.get(&s).cloned())
-                    .collect()
-            };
-            for (name, header) in live.iter() {
-                let entries = header.entries();
-                let start = entries.partition_point(|e| e.sack < sacks.start);
-                let end = entries.partition_point(|e| e.sack < sacks.end);
-                // The entries of a pack come in runs of one sack.
-                for run in entries[start..end].chunk_by(|a, b| a.sack == b.sack) {
-                    let at = (run[0].sack - first) as usize;
-                    let consumed = SackConsumed {
-                        file: &files[at],
-                        acked: acked[at].as_ref(),
-                    }
-                    .of_pack(name);
-                    let counts = &mut counts[run[0].sack as usize];
-                    for e in run.iter().filter(|e| !consumed.contains(&e.metric)) {
-                        *counts.entry(e.metric).or_insert(0) += 1;
-                    }
-                }
-            }
+            counts.extend(self.count(&live, first..self.sacks.min(first + SACKS_PER_WALK))?);
         }
         for name in beyond.iter() {
             if let Some(header) = self.read_header(name)? {
@@ -470,22 +443,35 @@ impl Packs {
         Ok(counts)
     }
 
-    fn count(&self, live: &Live, sack: u32) -> Result<HashMap<Uuid, u64>> {
+    /// Pending batches per metric of each of `sacks`, in one walk over the headers.
+    fn count(&self, live: &Live, sacks: Range<u32>) -> Result<Vec<HashMap<Uuid, u64>>> {
+        let mut counts = vec![HashMap::new(); sacks.len()];
         if live.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(counts);
         }
-        self.with_consumed(sack, live, |consumed| {
-            let mut out = HashMap::new();
-            for (name, header) in live.iter() {
-                let consumed = consumed.of_pack(name);
-                for e in header.sack_entries(sack) {
-                    if !consumed.contains(&e.metric) {
-                        *out.entry(e.metric).or_insert(0) += 1;
-                    }
+        let files = sacks
+            .clone()
+            .map(|sack| self.consumed_file(sack, live))
+            .collect::<Result<Vec<_>>>()?;
+        let state = self.lock();
+        for (name, header) in live.iter() {
+            let entries = header.entries();
+            let start = entries.partition_point(|e| e.sack < sacks.start);
+            let end = entries.partition_point(|e| e.sack < sacks.end);
+            // The entries of a pack come in runs of one sack.
+            for run in entries[start..end].chunk_by(|a, b| a.sack == b.sack) {
+                let at = (run[0].sack - sacks.start) as usize;
+                let consumed = SackConsumed {
+                    file: &files[at],
+                    acked: state.acked.get(&run[0].sack),
+                }
+                .of_pack(name);
+                for e in run.iter().filter(|e| !consumed.contains(&e.metric)) {
+                    *counts[at].entry(e.metric).or_insert(0) += 1;
                 }
             }
-            out
-        })
+        }
+        Ok(counts)
     }
 
     /// Appends `metric`'s pending batches, pack after pack in arrival order.
@@ -709,7 +695,7 @@ impl Packs {
             }
         }
         if deleted > 0 {
-            self.forget_listing();
+            self.lock().forget_listing();
             self.live()?;
         }
         Ok(deleted)
