@@ -847,6 +847,30 @@ mod tests {
         }
     }
 
+    /// A header longer than the first read of a header (300 entries, 8.4 KB) is read whole by
+    /// a process that did not write the pack.
+    #[tokio::test]
+    async fn a_long_header_is_read_whole() {
+        let (dir, writer) = open_store(8);
+        let batches: Vec<(Uuid, Vec<Measure>)> = (0..300u128)
+            .map(|i| {
+                (
+                    Uuid::from_u128(0xdef0_0000 + i * 7),
+                    vec![Measure::new(1, i as f64)],
+                )
+            })
+            .collect();
+        writer.add_measures(&batches).await.unwrap();
+        let reader = FileIncoming::open(dir.path()).unwrap();
+        assert_eq!(reader.backlog().await.unwrap(), (300, 300));
+        for (metric, measures) in &batches {
+            assert_eq!(
+                &reader.read_measures(*metric).await.unwrap().measures,
+                measures
+            );
+        }
+    }
+
     /// Acks are this handle's until `commit_sack`: another open of the store (another process)
     /// still sees the batches pending, as after a crash, and stops seeing them once committed.
     /// `tidy` deletes a pack only once every sack in it has committed it.
