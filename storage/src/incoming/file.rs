@@ -45,7 +45,7 @@ use snafu::{ensure, OptionExt, ResultExt};
 use tracing::warn;
 use uuid::Uuid;
 
-use self::packs::{Packs, TOKEN_PREFIX};
+use self::packs::{Counts, Packs, TOKEN_PREFIX};
 use super::{decode_batch, sack_name, sack_of, Incoming, PendingBatches, SackLock};
 use super::{MAX_SACKS, MEASURE_BYTES};
 use crate::atomic::{blocking, create_dir_durable, io_at, sweep_tmp, write_atomic};
@@ -240,7 +240,7 @@ impl Layout {
     }
 
     /// Adds the format-1 batches of `sack` to the pending counts of its packs.
-    fn with_format_1(&self, sack: u32, mut counts: HashMap<Uuid, u64>) -> Result<Vec<(Uuid, u64)>> {
+    fn with_format_1(&self, sack: u32, mut counts: Counts) -> Result<Vec<(Uuid, u64)>> {
         for (metric, metric_dir) in list_metrics(&self.sack_dir(sack))? {
             let n = list_batches(&metric_dir)?.len() as u64;
             if n > 0 {

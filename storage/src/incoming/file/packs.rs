@@ -39,6 +39,8 @@ use crate::error::InvalidLayoutSnafu;
 use crate::incoming::{decode_batch, sack_name, sack_of, PendingBatches};
 use crate::Result;
 
+/// Pending batches per metric of a sack.
+pub(super) type Counts = HashMap<Uuid, u64, foldhash::fast::RandomState>;
 /// Prefix of the `PendingBatches` tokens that name a pack entry (file batch names have no `:`).
 pub(super) const TOKEN_PREFIX: &str = "pack:";
 /// Records an index of a held sack keeps in memory, at most; the rest is read entry by entry.
@@ -416,7 +418,7 @@ impl Packs {
     }
 
     /// Pending batches per metric of `sack`.
-    pub fn sack_backlog(&self, sack: u32) -> Result<HashMap<Uuid, u64>> {
+    pub fn sack_backlog(&self, sack: u32) -> Result<Counts> {
         let live = self.live()?;
         let mut counts = self.count(&live, sack..sack + 1)?;
         Ok(counts.pop().unwrap_or_default())
@@ -426,7 +428,7 @@ impl Packs {
     /// packs beyond it, whose headers are read one at a time and not kept. (No process reads
     /// past its window, so those are pending, but for a process that saw a window a little
     /// further on: an overcount until the next `tidy`, never a backlog reported empty.)
-    pub fn backlog(&self) -> Result<Vec<HashMap<Uuid, u64>>> {
+    pub fn backlog(&self) -> Result<Vec<Counts>> {
         let (live, beyond) = self.window()?;
         // A walk over the headers per [`SACKS_PER_WALK`] sacks, with their consumed files: a
         // walk per sack touched every header 128 times (20 ms for 1,440 packs), and all the
@@ -446,8 +448,8 @@ impl Packs {
     }
 
     /// Pending batches per metric of each of `sacks`, in one walk over the headers.
-    fn count(&self, live: &Live, sacks: Range<u32>) -> Result<Vec<HashMap<Uuid, u64>>> {
-        let mut counts = vec![HashMap::new(); sacks.len()];
+    fn count(&self, live: &Live, sacks: Range<u32>) -> Result<Vec<Counts>> {
+        let mut counts = vec![Counts::default(); sacks.len()];
         if live.is_empty() {
             return Ok(counts);
         }
