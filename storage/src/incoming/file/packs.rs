@@ -64,6 +64,11 @@ const PLACED_HEADER_ENTRIES: usize = 1 << 18;
 /// directory: now one listing serves many sacks. A pack another process adds waits at most
 /// this much longer; this process's own adds and deletions list afresh.
 const LISTING_REUSE: Duration = Duration::from_millis(50);
+/// A listing that took longer serves for this many times what it took (at most
+/// [`LISTING_REUSE_MAX`]): with a deep backlog, listing and sorting 32,000 packs took 10-15 ms,
+/// and metricd listed once per group of sacks read and again per group committed.
+const LISTING_COST_RATIO: u32 = 10;
+const LISTING_REUSE_MAX: Duration = Duration::from_secs(1);
 
 pub(super) struct Packs {
     dir: PathBuf,
@@ -97,8 +102,8 @@ struct State {
     acked: HashMap<u32, Consumed>,
     /// Sacks whose lock this process holds, with their index once a metric was read.
     held: HashMap<u32, Option<SackIndex>>,
-    /// The last window, with when its listing began, while [`LISTING_REUSE`] allows.
-    listed: Option<(Instant, Window)>,
+    /// The last window, with when its listing began and how long it serves.
+    listed: Option<(Instant, Duration, Window)>,
     /// Counts this process's adds and deletions of packs: a listing that one of them may have
     /// missed is not kept.
     changes: u64,
@@ -262,12 +267,12 @@ impl Packs {
     }
 
     /// [`Self::live`], and the names of the newer packs, beyond the window; from a listing
-    /// begun at most [`LISTING_REUSE`] ago.
+    /// begun at most [`LISTING_REUSE`] ago, or longer for a listing that was slow to make.
     fn window(&self) -> Result<Window> {
         let changes = {
             let state = self.lock();
-            if let Some((at, window)) = &state.listed {
-                if at.elapsed() < LISTING_REUSE {
+            if let Some((at, serves, window)) = &state.listed {
+                if at.elapsed() < *serves {
                     return Ok(window.clone());
                 }
             }
@@ -276,6 +281,7 @@ impl Packs {
         let began = Instant::now();
         let mut names = list_packs(&self.dir)?;
         names.sort_unstable();
+        let serves = (began.elapsed() * LISTING_COST_RATIO).clamp(LISTING_REUSE, LISTING_REUSE_MAX);
         let budget = self.header_budget.load(Ordering::Relaxed);
         let mut live = Vec::new();
         let mut entries = 0;
@@ -322,9 +328,9 @@ impl Packs {
         let window = (Arc::new(live), Arc::new(beyond));
         // Only ever a newer listing: a commit settles its consumed file against the live
         // packs, so it must not see fewer of them than the read it commits.
-        let newer = state.listed.as_ref().is_none_or(|(at, _)| *at < began);
+        let newer = state.listed.as_ref().is_none_or(|(at, _, _)| *at < began);
         if state.changes == changes && newer {
-            state.listed = Some((began, window.clone()));
+            state.listed = Some((began, serves, window.clone()));
         }
         Ok(window)
     }
