@@ -69,6 +69,13 @@ const LISTING_REUSE: Duration = Duration::from_millis(50);
 /// and metricd listed once per group of sacks read and again per group committed.
 const LISTING_COST_RATIO: u32 = 10;
 const LISTING_REUSE_MAX: Duration = Duration::from_secs(1);
+/// A count of the whole backlog that took at least [`BACKLOG_REUSE_FROM`] answers again for
+/// ten times what it took, at most [`BACKLOG_REUSE_MAX`], unless this process changed the
+/// packs or its acks meanwhile. With a backlog past the window a count took 0.2 s, and the
+/// kit's `/v1/status` once a second then took a third of a core from a draining metricd.
+const BACKLOG_COST_RATIO: u32 = 10;
+const BACKLOG_REUSE_FROM: Duration = Duration::from_millis(50);
+const BACKLOG_REUSE_MAX: Duration = Duration::from_secs(5);
 
 pub(super) struct Packs {
     dir: PathBuf,
@@ -107,6 +114,14 @@ struct State {
     /// Counts this process's adds and deletions of packs: a listing that one of them may have
     /// missed is not kept.
     changes: u64,
+    /// The last count of the whole backlog, with when it began and how long it serves.
+    counted: Option<(Instant, Duration, Vec<Counts>)>,
+    /// Counts this process's changes to what a backlog count sees (packs and acks): a count
+    /// that one of them may have missed is not kept.
+    edits: u64,
+    /// Tests: every count serves again this long, however fast it was.
+    #[cfg(test)]
+    reuse_every_count: Option<Duration>,
 }
 
 impl State {
@@ -114,6 +129,22 @@ impl State {
     fn forget_listing(&mut self) {
         self.listed = None;
         self.changes += 1;
+        self.forget_count();
+    }
+
+    /// Makes the next backlog count afresh.
+    fn forget_count(&mut self) {
+        self.counted = None;
+        self.edits += 1;
+    }
+
+    /// How long a count of the backlog that took `took` answers again, if at all.
+    fn count_serves(&self, took: Duration) -> Option<Duration> {
+        #[cfg(test)]
+        if let Some(serves) = self.reuse_every_count {
+            return Some(serves);
+        }
+        (took >= BACKLOG_REUSE_FROM).then(|| (took * BACKLOG_COST_RATIO).min(BACKLOG_REUSE_MAX))
     }
 }
 
@@ -204,6 +235,12 @@ impl Packs {
     #[cfg(test)]
     pub fn set_header_budget(&self, entries: usize) {
         self.header_budget.store(entries, Ordering::Relaxed);
+    }
+
+    /// Makes every backlog count answer again for `serves`, as a slow one would.
+    #[cfg(test)]
+    pub fn reuse_every_count(&self, serves: Duration) {
+        self.lock().reuse_every_count = Some(serves);
     }
 
     /// Header entries in memory now.
@@ -433,8 +470,31 @@ impl Packs {
     /// Pending batches per metric of every sack: those of the window, and every batch of the
     /// packs beyond it, whose headers are read one at a time and not kept. (No process reads
     /// past its window, so those are pending, but for a process that saw a window a little
-    /// further on: an overcount until the next `tidy`, never a backlog reported empty.)
+    /// further on: an overcount until the next `tidy`, never a backlog reported empty.) A
+    /// slow count answers again for a while ([`BACKLOG_COST_RATIO`]): what other processes
+    /// did meanwhile shows late, what this one did shows at once.
     pub fn backlog(&self) -> Result<Vec<Counts>> {
+        let edits = {
+            let state = self.lock();
+            if let Some((at, serves, counts)) = &state.counted {
+                if at.elapsed() < *serves {
+                    return Ok(counts.clone());
+                }
+            }
+            state.edits
+        };
+        let began = Instant::now();
+        let counts = self.count_backlog()?;
+        let mut state = self.lock();
+        if let Some(serves) = state.count_serves(began.elapsed()) {
+            if state.edits == edits {
+                state.counted = Some((began, serves, counts.clone()));
+            }
+        }
+        Ok(counts)
+    }
+
+    fn count_backlog(&self) -> Result<Vec<Counts>> {
         let (live, beyond) = self.window()?;
         // A walk over the headers per [`SACKS_PER_WALK`] sacks, with their consumed files: a
         // walk per sack touched every header 128 times (20 ms for 1,440 packs), and all the
@@ -629,6 +689,7 @@ impl Packs {
     pub fn ack(&self, metric: Uuid, tokens: &[&str]) {
         let sack = sack_of(metric, self.sacks);
         let mut state = self.lock();
+        state.forget_count();
         let acked = state.acked.entry(sack).or_default();
         for pack in tokens {
             acked.mark(pack, metric);
@@ -668,6 +729,7 @@ impl Packs {
         place_file(&self.consumed_dir, &path, consumed.render().as_bytes())
             .with_context(io_at("write consumed file", &path))?;
         let mut state = self.lock();
+        state.forget_count();
         if state.acked.get(&sack) == Some(&acked) {
             state.acked.remove(&sack);
         }
@@ -715,6 +777,7 @@ impl Packs {
     /// metrics are gone: the next read sees those batches pending again.
     pub fn abandon(&self, sack: u32) {
         let mut state = self.lock();
+        state.forget_count();
         state.acked.remove(&sack);
         if let Some(index) = state.held.get_mut(&sack) {
             *index = None;
