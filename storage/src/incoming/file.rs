@@ -877,19 +877,34 @@ mod tests {
     async fn a_reused_backlog_count_follows_this_process_at_once() {
         let (dir, writer) = open_store(4);
         let reader = FileIncoming::open(dir.path()).unwrap();
-        reader.inner.packs.reuse_every_count(Duration::from_secs(3600));
+        reader
+            .inner
+            .packs
+            .reuse_every_count(Duration::from_secs(3600));
         let (a, b, c) = (Uuid::from_u128(4), Uuid::from_u128(5), Uuid::from_u128(8));
         let batch = |v: f64| vec![Measure::new(1, v)];
         writer.add_measures(&[(a, batch(1.0))]).await.unwrap();
         assert_eq!(reader.backlog().await.unwrap(), (1, 1));
         writer.add_measures(&[(b, batch(2.0))]).await.unwrap();
-        assert_eq!(reader.backlog().await.unwrap(), (1, 1), "another process's add, late");
+        assert_eq!(
+            reader.backlog().await.unwrap(),
+            (1, 1),
+            "another process's add, late"
+        );
         reader.add_measures(&[(c, batch(3.0))]).await.unwrap();
-        assert_eq!(reader.backlog().await.unwrap(), (3, 3), "its own add, at once");
+        assert_eq!(
+            reader.backlog().await.unwrap(),
+            (3, 3),
+            "its own add, at once"
+        );
         let lock = reader.lock_sack(0, false).await.unwrap().unwrap();
         let pending = reader.read_measures(a).await.unwrap();
         reader.ack(a, &pending).await.unwrap();
-        assert_eq!(reader.backlog().await.unwrap(), (2, 2), "its own ack, at once");
+        assert_eq!(
+            reader.backlog().await.unwrap(),
+            (2, 2),
+            "its own ack, at once"
+        );
         reader.commit_sack(0).await.unwrap();
         drop(lock);
         assert_eq!(reader.backlog().await.unwrap(), (2, 2));

@@ -109,19 +109,43 @@ struct State {
     acked: HashMap<u32, Consumed>,
     /// Sacks whose lock this process holds, with their index once a metric was read.
     held: HashMap<u32, Option<SackIndex>>,
-    /// The last window, with when its listing began and how long it serves.
-    listed: Option<(Instant, Duration, Window)>,
+    /// The last window, while it serves.
+    listed: Option<Reusable<Window>>,
     /// Counts this process's adds and deletions of packs: a listing that one of them may have
     /// missed is not kept.
     changes: u64,
-    /// The last count of the whole backlog, with when it began and how long it serves.
-    counted: Option<(Instant, Duration, Vec<Counts>)>,
+    /// The last count of the whole backlog, while it serves.
+    counted: Option<Reusable<Vec<Counts>>>,
     /// Counts this process's changes to what a backlog count sees (packs and acks): a count
     /// that one of them may have missed is not kept.
     edits: u64,
     /// Tests: every count serves again this long, however fast it was.
     #[cfg(test)]
     reuse_every_count: Option<Duration>,
+}
+
+/// A listing or a count that answers again for a while, with when it began.
+struct Reusable<T> {
+    began: Instant,
+    serves: Duration,
+    value: T,
+}
+
+impl<T: Clone> Reusable<T> {
+    fn new(began: Instant, serves: Duration, value: T) -> Option<Self> {
+        Some(Self {
+            began,
+            serves,
+            value,
+        })
+    }
+
+    /// The value of `slot` while it still serves.
+    fn current(slot: &Option<Self>) -> Option<T> {
+        slot.as_ref()
+            .filter(|r| r.began.elapsed() < r.serves)
+            .map(|r| r.value.clone())
+    }
 }
 
 impl State {
@@ -308,10 +332,8 @@ impl Packs {
     fn window(&self) -> Result<Window> {
         let changes = {
             let state = self.lock();
-            if let Some((at, serves, window)) = &state.listed {
-                if at.elapsed() < *serves {
-                    return Ok(window.clone());
-                }
+            if let Some(window) = Reusable::current(&state.listed) {
+                return Ok(window);
             }
             state.changes
         };
@@ -365,9 +387,9 @@ impl Packs {
         let window = (Arc::new(live), Arc::new(beyond));
         // Only ever a newer listing: a commit settles its consumed file against the live
         // packs, so it must not see fewer of them than the read it commits.
-        let newer = state.listed.as_ref().is_none_or(|(at, _, _)| *at < began);
+        let newer = state.listed.as_ref().is_none_or(|l| l.began < began);
         if state.changes == changes && newer {
-            state.listed = Some((began, serves, window.clone()));
+            state.listed = Reusable::new(began, serves, window.clone());
         }
         Ok(window)
     }
@@ -476,10 +498,8 @@ impl Packs {
     pub fn backlog(&self) -> Result<Vec<Counts>> {
         let edits = {
             let state = self.lock();
-            if let Some((at, serves, counts)) = &state.counted {
-                if at.elapsed() < *serves {
-                    return Ok(counts.clone());
-                }
+            if let Some(counts) = Reusable::current(&state.counted) {
+                return Ok(counts);
             }
             state.edits
         };
@@ -488,7 +508,7 @@ impl Packs {
         let mut state = self.lock();
         if let Some(serves) = state.count_serves(began.elapsed()) {
             if state.edits == edits {
-                state.counted = Some((began, serves, counts.clone()));
+                state.counted = Reusable::new(began, serves, counts.clone());
             }
         }
         Ok(counts)
