@@ -90,25 +90,20 @@ async fn status(
         tracing::warn!(error = %e, "Computing the backlog failed.");
         ApiError::unavailable("Unable to generate status. Please retry.")
     };
-    let (metrics, measures) = state.incoming.backlog().await.map_err(retry)?;
+    // One count serves the summary and the details: pending batches per metric (engine.md
+    // §5.6), counted from the packs' headers, not by reading the measures.
+    let pending = state.incoming.measures_to_process().await.map_err(retry)?;
+    let measures: u64 = pending.iter().map(|(_, batches)| batches).sum();
     let mut storage = Map::new();
     storage.insert(
         "summary".into(),
-        json!({"metrics": metrics, "measures": measures}),
+        json!({"metrics": pending.len(), "measures": measures}),
     );
     if details {
-        let mut per_metric = Map::new();
-        for sack in 0..state.incoming.sacks() {
-            for metric in state
-                .incoming
-                .metrics_with_measures(sack)
-                .await
-                .map_err(retry)?
-            {
-                let pending = state.incoming.read_measures(metric).await.map_err(retry)?;
-                per_metric.insert(metric.to_string(), json!(pending.measures.len()));
-            }
-        }
+        let per_metric = pending
+            .iter()
+            .map(|(metric, batches)| (metric.to_string(), json!(batches)))
+            .collect();
         storage.insert("measures_to_process".into(), Value::Object(per_metric));
     }
     Ok(json_response(

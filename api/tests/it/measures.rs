@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{env, Env, FOOBAR, FOOBAZ};
+use crate::common::{env, Env, ADMIN, FOOBAR, FOOBAZ};
 
 async fn setup() -> (Env, String) {
     let env = env().await;
@@ -162,4 +162,31 @@ async fn read_parameter_errors() {
     let r = env.get(&format!("{path}?refresh=maybe"), FOOBAR).await;
     assert_eq!(r.status, 400);
     assert_eq!(env.get(&path, FOOBAZ).await.status, 403);
+}
+
+/// `/v1/status` counts pending batches, not points, per metric and in the summary
+/// (engine.md §5.6): two POSTs of three points and one of two are three batches.
+#[actix_web::test]
+async fn status_counts_pending_batches() {
+    let (env, first) = setup().await;
+    let second = env
+        .metric(FOOBAR, json!({"archive_policy_name": "cookies"}))
+        .await;
+    let points = |n: i64| -> Value {
+        (0..n)
+            .map(|i| json!({"timestamp": 1_600_000_000 + i, "value": i}))
+            .collect()
+    };
+    for (id, n) in [(&first, 3), (&first, 3), (&second, 2)] {
+        let path = format!("/v1/metric/{id}/measures");
+        assert_eq!(env.json("POST", &path, FOOBAR, points(n)).await.status, 202);
+    }
+    let r = env.get("/v1/status", ADMIN).await;
+    assert_eq!(r.status, 200);
+    let storage = &r.json()["storage"];
+    assert_eq!(storage["summary"], json!({"metrics": 2, "measures": 3}));
+    assert_eq!(
+        storage["measures_to_process"],
+        json!({first.as_str(): 2, second.as_str(): 1})
+    );
 }
