@@ -911,6 +911,44 @@ mod tests {
         assert_eq!(writer.backlog().await.unwrap(), (2, 2));
     }
 
+    /// A process whose listing lacks a pack (a smaller window here; a listing made before the
+    /// pack arrived alike) keeps what another process committed of it: its commit must not
+    /// make those batches pending again.
+    #[tokio::test]
+    async fn a_commit_keeps_what_others_consumed_of_packs_it_does_not_list() {
+        let (dir, wide) = open_store(4);
+        let narrow = FileIncoming::open(dir.path()).unwrap();
+        narrow.inner.packs.set_header_budget(2);
+        let (a, b) = (Uuid::from_u128(4), Uuid::from_u128(8)); // both in sack 0
+        for v in [1.0, 2.0] {
+            let batch = vec![Measure::new(1, v)];
+            wide.add_measures(&[(a, batch.clone()), (b, batch)])
+                .await
+                .unwrap();
+        }
+        let lock = wide.lock_sack(0, false).await.unwrap().unwrap();
+        let pending = wide.read_measures(a).await.unwrap();
+        assert_eq!(pending.measures.len(), 2, "both packs in the wide window");
+        wide.ack(a, &pending).await.unwrap();
+        wide.commit_sack(0).await.unwrap();
+        drop(lock);
+
+        let lock = narrow.lock_sack(0, false).await.unwrap().unwrap();
+        let pending = narrow.read_measures(b).await.unwrap();
+        assert_eq!(
+            pending.measures.len(),
+            1,
+            "only the oldest pack in the narrow window"
+        );
+        narrow.ack(b, &pending).await.unwrap();
+        narrow.commit_sack(0).await.unwrap();
+        drop(lock);
+
+        assert!(wide.read_measures(a).await.unwrap().is_empty());
+        assert_eq!(wide.read_measures(b).await.unwrap().measures.len(), 1);
+        assert_eq!(wide.backlog().await.unwrap(), (1, 1));
+    }
+
     /// Acks are this handle's until `commit_sack`: another open of the store (another process)
     /// still sees the batches pending, as after a crash, and stops seeing them once committed.
     /// `tidy` deletes a pack only once every sack in it has committed it.

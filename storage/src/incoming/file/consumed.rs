@@ -125,20 +125,20 @@ impl Consumed {
         }
     }
 
-    /// Drops the packs that no longer exist (`entries` gives `None`), and marks `All` the packs
-    /// whose every entry of the sack is consumed.
+    /// Marks `All` the packs whose every entry of the sack is consumed (`entries` gives the
+    /// sack's entries of the packs the caller lists). The records of packs it does not list
+    /// stay: such a pack may be newer than the listing, consumed by another process with a
+    /// newer one, and forgetting that would process its batches twice. Those of deleted packs
+    /// go once they sort before the oldest live pack ([`Self::parse_from`]).
     pub fn settle<'a>(&mut self, entries: impl Fn(&str) -> Option<&'a [Entry]>) {
-        self.packs.retain(|pack, mark| {
-            let Some(entries) = entries(pack) else {
-                return false;
+        for (pack, mark) in &mut self.packs {
+            let (Some(entries), Mark::Metrics(m)) = (entries(pack), &*mark) else {
+                continue;
             };
-            if let Mark::Metrics(m) = mark {
-                if entries.iter().all(|e| m.contains(&e.metric)) {
-                    *mark = Mark::All;
-                }
+            if entries.iter().all(|e| m.contains(&e.metric)) {
+                *mark = Mark::All;
             }
-            true
-        });
+        }
     }
 }
 
@@ -190,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn settle_completes_and_forgets() {
+    fn settle_completes_and_keeps_what_it_does_not_list() {
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let mut c = Consumed::default();
         c.mark(P1, a);
@@ -201,9 +201,7 @@ mod tests {
         let p1 = [entry(a), entry(b)];
         c.settle(|p| (p == P1).then_some(&p1[..]));
         assert!(c.has_all(P1));
-        assert!(
-            !c.contains(P2, a),
-            "a pack gone from the store is forgotten"
-        );
+        assert!(c.contains(P2, a), "a pack the caller does not list is kept");
+        assert!(!c.has_all(P2));
     }
 }
