@@ -385,8 +385,8 @@ impl Packs {
         }
         state.header_entries = state.headers.values().map(|h| h.len()).sum();
         let window = (Arc::new(live), Arc::new(beyond));
-        // Only ever a newer listing: a commit settles its consumed file against the live
-        // packs, so it must not see fewer of them than the read it commits.
+        // Only ever a newer listing: a commit marks whole the packs of its listing that the
+        // sack consumed, so it should see every pack the read it commits saw.
         let newer = state.listed.as_ref().is_none_or(|l| l.began < began);
         if state.changes == changes && newer {
             state.listed = Reusable::new(began, serves, window.clone());
