@@ -126,19 +126,22 @@ impl Consumed {
     }
 
     /// Marks `All` the packs whose every entry of the sack is consumed (`entries` gives the
-    /// sack's entries of the packs the caller lists). The records of packs it does not list
-    /// stay: such a pack may be newer than the listing, consumed by another process with a
-    /// newer one, and forgetting that would process its batches twice. Those of deleted packs
-    /// go once they sort before the oldest live pack ([`Self::parse_from`]).
-    pub fn settle<'a>(&mut self, entries: impl Fn(&str) -> Option<&'a [Entry]>) {
-        for (pack, mark) in &mut self.packs {
-            let (Some(entries), Mark::Metrics(m)) = (entries(pack), &*mark) else {
-                continue;
+    /// sack's entries of the packs the caller lists, `newest` the last of them), and drops the
+    /// packs it does not list that sort before `newest`: deleted. Those that sort after stay:
+    /// such a pack is newer than the listing or past its window, another process may have
+    /// consumed it, and forgetting that would process its batches twice.
+    pub fn settle<'a>(&mut self, newest: &str, entries: impl Fn(&str) -> Option<&'a [Entry]>) {
+        self.packs.retain(|pack, mark| {
+            let Some(entries) = entries(pack) else {
+                return pack.as_str() > newest;
             };
-            if entries.iter().all(|e| m.contains(&e.metric)) {
-                *mark = Mark::All;
+            if let Mark::Metrics(m) = mark {
+                if entries.iter().all(|e| m.contains(&e.metric)) {
+                    *mark = Mark::All;
+                }
             }
-        }
+            true
+        });
     }
 }
 
@@ -146,6 +149,7 @@ impl Consumed {
 mod tests {
     use super::*;
 
+    const P0: &str = "00000000000000000000_zz";
     const P1: &str = "00000000000000000001_aa";
     const P2: &str = "00000000000000000002_bb";
 
@@ -190,18 +194,26 @@ mod tests {
     }
 
     #[test]
-    fn settle_completes_and_keeps_what_it_does_not_list() {
+    fn settle_completes_forgets_the_deleted_and_keeps_the_newer() {
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let mut c = Consumed::default();
+        c.mark(P0, a);
         c.mark(P1, a);
         let mut other = Consumed::default();
         other.mark(P1, b);
         other.mark(P2, a);
         c.merge(&other);
         let p1 = [entry(a), entry(b)];
-        c.settle(|p| (p == P1).then_some(&p1[..]));
+        c.settle(P1, |p| (p == P1).then_some(&p1[..]));
         assert!(c.has_all(P1));
-        assert!(c.contains(P2, a), "a pack the caller does not list is kept");
+        assert!(
+            !c.contains(P0, a),
+            "an older pack the caller does not list is deleted"
+        );
+        assert!(
+            c.contains(P2, a),
+            "a newer pack the caller does not list is kept"
+        );
         assert!(!c.has_all(P2));
     }
 }

@@ -745,7 +745,10 @@ impl Packs {
         let mut consumed = self.consumed_file(sack, &live)?;
         consumed.merge(&acked);
         let headers: HashMap<&str, &Header> = live.iter().map(|(n, h)| (&**n, &**h)).collect();
-        consumed.settle(|pack| headers.get(pack).map(|h| h.sack_entries(sack)));
+        let newest = live.last().map_or("", |(name, _)| &**name);
+        consumed.settle(newest, |pack| {
+            headers.get(pack).map(|h| h.sack_entries(sack))
+        });
         place_file(&self.consumed_dir, &path, consumed.render().as_bytes())
             .with_context(io_at("write consumed file", &path))?;
         let mut state = self.lock();
