@@ -88,6 +88,16 @@ def put(q, item, stop):
     return False
 
 
+def take(rounds, producer):
+    """The next item the producer made; exits if the producer died."""
+    while True:
+        try:
+            return rounds.get(timeout=1)
+        except queue.Empty:
+            if not producer.is_alive():
+                sys.exit("soak-load: the body producer exited (code %s)" % producer.exitcode)
+
+
 def load_gbench(kit):
     sys.path.insert(0, kit)
     import gbench
@@ -143,7 +153,7 @@ async def send(args, gbench, st, metrics, groups):
         workers = [asyncio.ensure_future(lane(q)) for q in lanes]
         chunks = 0
         while True:
-            kind, payload = await loop.run_in_executor(None, rounds.get)
+            kind, payload = await loop.run_in_executor(None, take, rounds, producer)
             if kind == "end":
                 chunks += 1
                 if time.monotonic() - t0 >= args.seconds:

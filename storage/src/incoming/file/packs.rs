@@ -132,12 +132,12 @@ struct Reusable<T> {
 }
 
 impl<T: Clone> Reusable<T> {
-    fn new(began: Instant, serves: Duration, value: T) -> Option<Self> {
-        Some(Self {
+    fn new(began: Instant, serves: Duration, value: T) -> Self {
+        Self {
             began,
             serves,
             value,
-        })
+        }
     }
 
     /// The value of `slot` while it still serves.
@@ -389,7 +389,7 @@ impl Packs {
         // sack consumed, so it should see every pack the read it commits saw.
         let newer = state.listed.as_ref().is_none_or(|l| l.began < began);
         if state.changes == changes && newer {
-            state.listed = Reusable::new(began, serves, window.clone());
+            state.listed = Some(Reusable::new(began, serves, window.clone()));
         }
         Ok(window)
     }
@@ -508,7 +508,7 @@ impl Packs {
         let mut state = self.lock();
         if let Some(serves) = state.count_serves(began.elapsed()) {
             if state.edits == edits {
-                state.counted = Reusable::new(began, serves, counts.clone());
+                state.counted = Some(Reusable::new(began, serves, counts.clone()));
             }
         }
         Ok(counts)
